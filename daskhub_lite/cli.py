@@ -1,0 +1,39 @@
+"""The `daskhub-lite` command: one entry point, subcommands per task.
+
+Control-plane commands (`up`, `down`, `status`, `scheduler`) belong to the orchestrator and
+are wired in from `orchestrator.cli`; errors are one line on stderr unless `--debug`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from orchestrator import cli as control_plane_cli
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="daskhub-lite", description="Dask on Kubernetes for data scientists."
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", required=True)
+    control_plane_cli.add_commands(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except control_plane_cli.CLIError as err:
+        if args.debug:
+            raise
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

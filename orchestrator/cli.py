@@ -1,0 +1,162 @@
+"""`daskhub-lite up | down | status`: run the embedded control plane as a daemon or in the
+foreground. Wiring only: the work is done by `ControlPlane`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import yaml
+
+from orchestrator.controlplane import ControlPlane, default_data_dir
+
+
+class CLIError(Exception):
+    """A one-line error for the user; the CLI prints it and exits non-zero."""
+
+
+def _paths(data_dir: Path) -> tuple[Path, Path]:
+    return data_dir / "controlplane.pid", data_dir / "controlplane.log"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
+def _running_pid(data_dir: Path) -> int | None:
+    pid_file, _ = _paths(data_dir)
+    try:
+        pid = int(pid_file.read_text().strip())
+    except (FileNotFoundError, ValueError):
+        return None
+    return pid if _alive(pid) else None
+
+
+def _server_url(data_dir: Path) -> str | None:
+    try:
+        config = yaml.safe_load((data_dir / "kubeconfig").read_text())
+        return str(config["clusters"][0]["cluster"]["server"])
+    except (FileNotFoundError, KeyError, IndexError, TypeError, yaml.YAMLError):
+        return None
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url + "/readyz", timeout=2) as resp:
+            return bool(resp.status == 200)
+    except OSError:
+        return False
+
+
+def up(data_dir: Path, port: int, foreground: bool, nodes: str | None) -> int:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    if _running_pid(data_dir) is not None:
+        raise CLIError(f"a control plane is already running for {data_dir}; "
+                       "run 'daskhub-lite down' first")
+    if foreground:
+        cp = ControlPlane(data_dir=data_dir, port=port, nodes=nodes)
+        cp.start()
+        pid_file, _ = _paths(data_dir)
+        pid_file.write_text(str(os.getpid()))
+        print(f"control plane ready at {cp.url}")
+        print(f"export KUBECONFIG={cp.kubeconfig}", flush=True)
+        signal.signal(signal.SIGTERM, lambda *_: cp.stop())
+        try:
+            cp.wait()
+        except KeyboardInterrupt:
+            cp.stop()
+        finally:
+            pid_file.unlink(missing_ok=True)
+        return 0
+    pid_file, log_file = _paths(data_dir)
+    kubeconfig = data_dir / "kubeconfig"
+    before = kubeconfig.stat().st_mtime_ns if kubeconfig.exists() else 0
+    cmd = [sys.executable, "-m", "orchestrator.cli", "up", "--foreground",
+           "--data-dir", str(data_dir), "--port", str(port)]
+    if nodes:
+        cmd += ["--nodes", nodes]
+    with open(log_file, "ab") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+                                start_new_session=True)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise CLIError(f"the control plane exited at start-up; see {log_file}")
+        if kubeconfig.exists() and kubeconfig.stat().st_mtime_ns != before:
+            url = _server_url(data_dir)
+            if url and _healthy(url):
+                print(f"control plane ready at {url} (pid {proc.pid}, log {log_file})")
+                print(f"export KUBECONFIG={kubeconfig}")
+                return 0
+        time.sleep(0.05)
+    proc.terminate()
+    raise CLIError(f"the control plane did not become ready in 30s; see {log_file}")
+
+
+def down(data_dir: Path) -> int:
+    pid = _running_pid(data_dir)
+    if pid is None:
+        print("no control plane is running")
+        return 0
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 30
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if _alive(pid):
+        os.kill(pid, signal.SIGKILL)
+    _paths(data_dir)[0].unlink(missing_ok=True)
+    print("control plane stopped")
+    return 0
+
+
+def status(data_dir: Path) -> int:
+    pid = _running_pid(data_dir)
+    url = _server_url(data_dir)
+    if pid is None:
+        print(f"stopped (data dir {data_dir})")
+        return 1
+    health = "healthy" if url and _healthy(url) else "not answering"
+    print(f"running, pid {pid}, {url}, {health}")
+    print(f"export KUBECONFIG={data_dir / 'kubeconfig'}")
+    return 0 if health == "healthy" else 1
+
+
+def add_commands(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    p = sub.add_parser("up", help="start the embedded control plane")
+    p.add_argument("--data-dir", type=Path, default=None)
+    p.add_argument("--port", type=int, default=0)
+    p.add_argument("--nodes", default=None, help="nodes file (YAML)")
+    p.add_argument("--foreground", action="store_true")
+    p.set_defaults(func=lambda a: up(a.data_dir or default_data_dir(), a.port, a.foreground,
+                                     a.nodes))
+    p = sub.add_parser("down", help="stop the embedded control plane")
+    p.add_argument("--data-dir", type=Path, default=None)
+    p.set_defaults(func=lambda a: down(a.data_dir or default_data_dir()))
+    p = sub.add_parser("status", help="is the embedded control plane running?")
+    p.add_argument("--data-dir", type=Path, default=None)
+    p.set_defaults(func=lambda a: status(a.data_dir or default_data_dir()))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="daskhub-lite")
+    add_commands(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except CLIError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,184 @@
+"""The embedded control plane: store + API server wired into one start/stop unit.
+
+`ControlPlane` runs the server's event loop in a background thread so that synchronous
+code (tests, notebooks, the CLI) can use it as a context manager:
+
+    with ControlPlane(data_dir=tmp) as cp:
+        subprocess.run(["kubectl", "--kubeconfig", cp.kubeconfig, "get", "pods"])
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import os
+import secrets
+import threading
+from pathlib import Path
+from typing import Any
+
+import yaml
+from aiohttp import web
+
+from orchestrator.api.kinds import Registry
+from orchestrator.server.app import APIServer
+from orchestrator.server.bootstrap import bootstrap
+from orchestrator.server.objects import ObjectService
+from orchestrator.server.tls import ensure_certificates, server_context
+from orchestrator.store import Store
+
+log = logging.getLogger(__name__)
+
+CONTEXT_NAME = "daskhub-lite"
+
+
+def default_data_dir() -> Path:
+    if os.environ.get("DASKHUB_LITE_HOME"):
+        return Path(os.environ["DASKHUB_LITE_HOME"])
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(Path.home(), ".local", "share")
+    return Path(base) / "daskhub-lite"
+
+
+class ControlPlane:
+    """A Kubernetes-API-compatible control plane in this process."""
+
+    def __init__(
+        self,
+        data_dir: str | os.PathLike[str] | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        nodes: Any = None,
+        watch_history: int = 20_000,
+    ) -> None:
+        self.data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
+        self.host = host
+        self.port = port
+        self.nodes = nodes
+        self.watch_history = watch_history
+        self.token = ""
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._runner: web.AppRunner | None = None
+        self._store: Store | None = None
+        self._ready = threading.Event()
+        self._stopped = threading.Event()
+        self._error: BaseException | None = None
+
+    # -- public --------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        return f"https://{self.host}:{self.port}"
+
+    @property
+    def ca_file(self) -> str:
+        return str(self.data_dir / "pki" / "ca.crt")
+
+    @property
+    def kubeconfig(self) -> str:
+        return str(self.data_dir / "kubeconfig")
+
+    def start(self, timeout: float = 30.0) -> "ControlPlane":
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.token = self._load_token()
+        self._thread = threading.Thread(target=self._run, name="controlplane", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(timeout):
+            raise TimeoutError("control plane did not become ready")
+        if self._error is not None:
+            raise RuntimeError(f"control plane failed to start: {self._error}") from self._error
+        self._write_kubeconfig()
+        return self
+
+    def stop(self) -> None:
+        loop = self._loop
+        if loop is not None and not self._stopped.is_set():
+            loop.call_soon_threadsafe(self._stop_event.set)
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+        self._thread = None
+
+    def wait(self) -> None:
+        """Block until the control plane stops (for `up --foreground`)."""
+        self._stopped.wait()
+
+    def __enter__(self) -> "ControlPlane":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _load_token(self) -> str:
+        path = self.data_dir / "token"
+        if path.exists():
+            return path.read_text().strip()
+        token = secrets.token_urlsafe(32)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(token)
+        return token
+
+    def _write_kubeconfig(self) -> None:
+        config = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": CONTEXT_NAME, "cluster": {
+                "server": self.url,
+                "certificate-authority-data": base64.b64encode(
+                    Path(self.ca_file).read_bytes()).decode(),
+            }}],
+            "users": [{"name": CONTEXT_NAME, "user": {"token": self.token}}],
+            "contexts": [{"name": CONTEXT_NAME, "context": {
+                "cluster": CONTEXT_NAME, "user": CONTEXT_NAME, "namespace": "default"}}],
+            "current-context": CONTEXT_NAME,
+            "preferences": {},
+        }
+        path = Path(self.kubeconfig)
+        tmp = path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            yaml.safe_dump(config, fh, sort_keys=False)
+        os.replace(tmp, path)
+
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_until_complete(self._serve())
+        except BaseException as exc:  # reported to start() through _error
+            self._error = exc
+            self._ready.set()
+        finally:
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+            self._stopped.set()
+
+    async def _serve(self) -> None:
+        self._stop_event = asyncio.Event()
+        store = Store(self.data_dir / "state.db", history=self.watch_history)
+        self._store = store
+        try:
+            service = ObjectService(store, Registry())
+            bootstrap(service)
+            server = APIServer(service, self.token)
+            runner = web.AppRunner(server.app, access_log=None, handler_cancellation=True,
+                                    shutdown_timeout=1.0)
+            await runner.setup()
+            _, crt, key = ensure_certificates(self.data_dir / "pki")
+            site = web.TCPSite(runner, self.host, self.port, reuse_address=True,
+                               ssl_context=server_context(crt, key))
+            await site.start()
+            sockets = getattr(site._server, "sockets", None) or []
+            if sockets:
+                self.port = sockets[0].getsockname()[1]
+            self._runner = runner
+            self._ready.set()
+            await self._stop_event.wait()
+            await runner.cleanup()
+        finally:
+            store.close()

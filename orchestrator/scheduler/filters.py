@@ -1,0 +1,130 @@
+"""Filter plugins: can this node take this pod at all? Reasons use kube-scheduler's wording."""
+
+from __future__ import annotations
+
+from . import devices as dev
+from . import names
+from .framework import Scope, Status
+from .podinfo import PodInfo
+from .selectors import Taint, Toleration, untolerated_taint
+from .state import NodeState
+
+AFFINITY_REASON = "node(s) didn't match Pod's node affinity/selector"
+NODE_NAME_REASON = "node(s) didn't match the requested node name"
+UNSCHEDULABLE_REASON = "node(s) were unschedulable"
+
+
+class NodeName:
+    """`spec.nodeName` pins a pod to one node (the scheduler also short-cuts this case)."""
+
+    name = "NodeName"
+    scope: Scope = "shape"  # the scheduler evaluates it per node; see Scheduler._candidates
+
+    def filter(self, pod: PodInfo, node: NodeState) -> Status | None:
+        if pod.node_name and pod.node_name != node.name:
+            return Status((NODE_NAME_REASON,), self.name, unresolvable=True)
+        return None
+
+
+class NodeUnschedulable:
+    """Cordoned nodes take no new pods unless the pod tolerates the unschedulable taint."""
+
+    name = "NodeUnschedulable"
+    scope: Scope = "shape"
+    _taint = Taint(names.UNSCHEDULABLE_TAINT_KEY, "", "NoSchedule")
+
+    def filter(self, pod: PodInfo, node: NodeState) -> Status | None:
+        if node.info.unschedulable and not any(t.tolerates(self._taint) for t in pod.tolerations):
+            return Status((UNSCHEDULABLE_REASON,), self.name, unresolvable=True)
+        return None
+
+
+class NodeAffinity:
+    """`nodeSelector` and required node-affinity terms (terms are ORed, expressions ANDed)."""
+
+    name = "NodeAffinity"
+    scope: Scope = "shape"
+
+    def filter(self, pod: PodInfo, node: NodeState) -> Status | None:
+        labels = node.info.labels
+        ok = all(labels.get(k) == v for k, v in pod.node_selector)
+        if ok and pod.affinity_terms:
+            ok = any(term.matches(labels, node.name) for term in pod.affinity_terms)
+        return None if ok else Status((AFFINITY_REASON,), self.name, unresolvable=True)
+
+
+class TaintToleration:
+    """NoSchedule/NoExecute taints keep pods off unless tolerated (GPU pods tolerate GPU taints,
+    added in `PodInfo.from_pod` as the ExtendedResourceToleration admission plugin does)."""
+
+    name = "TaintToleration"
+    scope: Scope = "shape"
+
+    def filter(self, pod: PodInfo, node: NodeState) -> Status | None:
+        taint = untolerated_taint(node.info.taints, pod.tolerations)
+        if taint is None:
+            return None
+        return Status((f"node(s) had untolerated taint {{{taint.key}: {taint.value}}}",),
+                      self.name, unresolvable=True)
+
+
+class GpuModel:
+    """The `daskhub-lite.io/gpu-models: A100|H100` shorthand: only nodes with one of those."""
+
+    name = "GpuModel"
+    scope: Scope = "shape"
+
+    def filter(self, pod: PodInfo, node: NodeState) -> Status | None:
+        if pod.gpu_models is None or node.info.gpu_model in pod.gpu_models:
+            return None
+        wanted = "|".join(sorted(pod.gpu_models))
+        return Status((f"node(s) didn't have the requested GPU model ({wanted})",), self.name,
+                      unresolvable=True)
+
+
+class ResourceFit:
+    """cpu, memory, pods, ephemeral storage and extended resources (MIG slices included).
+    Whole and shared GPUs are per-device questions, answered by `GpuFit`."""
+
+    name = "NodeResourcesFit"
+    scope: Scope = "state"
+
+    def filter(self, pod: PodInfo, node: NodeState) -> Status | None:
+        cpu_short = pod.cpu > node.free_cpu
+        memory_short = pod.memory > node.free_memory
+        if not (cpu_short or memory_short or pod.other_requests or node.free_pods < 1):
+            return None  # the common case, decided without building anything
+        reasons: list[str] = []
+        if node.free_pods < 1:
+            reasons.append("Too many pods")
+        if cpu_short:
+            reasons.append(f"Insufficient {names.CPU}")
+        if memory_short:
+            reasons.append(f"Insufficient {names.MEMORY}")
+        for resource, amount in pod.other_requests:
+            if amount > node.free(resource):
+                reasons.append(f"Insufficient {resource}")
+        return Status(tuple(reasons), self.name) if reasons else None
+
+
+class GpuFit:
+    """Whole GPUs need wholly free devices; a share (1..999 milli) must fit in one device."""
+
+    name = "GpuFit"
+    scope: Scope = "state"
+
+    def filter(self, pod: PodInfo, node: NodeState) -> Status | None:
+        gpu = pod.gpu
+        if gpu.count == 0 or dev.fits(node.gpu_free, gpu.count, gpu.milli):
+            return None
+        resource = names.GPU_MILLI if gpu.shared else names.GPU
+        return Status((f"Insufficient {resource}",), self.name)
+
+
+def default_filters() -> list["NodeUnschedulable | NodeAffinity | TaintToleration | GpuModel | ResourceFit | GpuFit"]:
+    """kube-scheduler's order: cheap static checks first, then resources."""
+    return [NodeUnschedulable(), TaintToleration(), NodeAffinity(), GpuModel(), ResourceFit(), GpuFit()]
+
+
+__all__ = ["NodeName", "NodeUnschedulable", "NodeAffinity", "TaintToleration", "GpuModel",
+           "ResourceFit", "GpuFit", "default_filters", "Toleration"]

@@ -1,0 +1,71 @@
+"""Values the API server assigns on create: Service cluster IPs and node ports, Pod QoS."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+
+# The service CIDR kubeadm uses by default; 10.96.0.1 is the `kubernetes` Service.
+SERVICE_CIDR = ipaddress.ip_network("10.96.0.0/12")
+NODE_PORT_RANGE = range(30000, 32768)
+
+
+def assign_cluster_ip(service: dict[str, Any], existing: list[dict[str, Any]]) -> None:
+    spec = service.setdefault("spec", {})
+    used_ports = {
+        p.get("nodePort") for s in existing for p in (s.get("spec") or {}).get("ports") or []
+    }
+    if spec.get("type") in ("NodePort", "LoadBalancer"):
+        for port in spec.get("ports") or []:
+            if not port.get("nodePort"):
+                port["nodePort"] = next(p for p in NODE_PORT_RANGE if p not in used_ports)
+                used_ports.add(port["nodePort"])
+    if spec.get("type") == "ExternalName":
+        spec.pop("clusterIP", None)
+        return
+    requested = spec.get("clusterIP")
+    if requested and requested != "":
+        spec["clusterIPs"] = [requested]
+        return
+    used = {(s.get("spec") or {}).get("clusterIP") for s in existing}
+    for host in SERVICE_CIDR.hosts():
+        candidate = str(host)
+        if candidate not in used:
+            spec["clusterIP"] = candidate
+            spec["clusterIPs"] = [candidate]
+            return
+
+
+def keep_cluster_ip(new: dict[str, Any], old: dict[str, Any]) -> None:
+    """clusterIP is immutable once assigned; an update that omits it keeps the old one."""
+    old_spec = old.get("spec") or {}
+    spec = new.setdefault("spec", {})
+    for key in ("clusterIP", "clusterIPs"):
+        if key in old_spec and not spec.get(key):
+            spec[key] = old_spec[key]
+    old_ports = {(p.get("port"), p.get("protocol")): p.get("nodePort")
+                 for p in old_spec.get("ports") or []}
+    for port in spec.get("ports") or []:
+        if not port.get("nodePort") and old_ports.get((port.get("port"), port.get("protocol"))):
+            port["nodePort"] = old_ports[(port.get("port"), port.get("protocol"))]
+
+
+def qos_class(pod: dict[str, Any]) -> str:
+    """Guaranteed, Burstable or BestEffort, by the rules of the kubelet's QoS classes."""
+    containers = list((pod.get("spec") or {}).get("containers") or [])
+    containers += list((pod.get("spec") or {}).get("initContainers") or [])
+    any_set = False
+    guaranteed = True
+    for c in containers:
+        res = c.get("resources") or {}
+        requests, limits = res.get("requests") or {}, res.get("limits") or {}
+        if requests or limits:
+            any_set = True
+        for name in ("cpu", "memory"):
+            limit = limits.get(name)
+            request = requests.get(name, limit)
+            if limit is None or str(request) != str(limit):
+                guaranteed = False
+    if not any_set:
+        return "BestEffort"
+    return "Guaranteed" if guaranteed else "Burstable"

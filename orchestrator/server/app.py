@@ -1,0 +1,188 @@
+"""The aiohttp application: authentication, error rendering, and the URL space."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+from typing import Any, Awaitable, Callable
+
+from aiohttp import web
+
+from orchestrator.api import discovery, errors, openapi
+from orchestrator.server import content
+from orchestrator.server.objects import ObjectService
+from orchestrator.server.resources import ResourceHandlers
+
+log = logging.getLogger(__name__)
+
+OPEN_PATHS = frozenset({"/healthz", "/livez", "/readyz", "/version", "/version/"})
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _status_response(err: errors.APIError) -> web.Response:
+    resp = content.respond(err.status(), err.code)
+    if err.retry_after is not None:
+        resp.headers["Retry-After"] = str(err.retry_after)
+    return resp
+
+
+@web.middleware
+async def render_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The one place where exceptions become Status responses."""
+    try:
+        return await handler(request)
+    except errors.APIError as err:
+        return _status_response(err)
+    except web.HTTPRequestEntityTooLarge:
+        return _status_response(errors.RequestEntityTooLarge(
+            f"the request body is too large: limit is {content.MAX_BODY_BYTES} bytes"))
+    except web.HTTPException as exc:
+        if exc.status == 404:
+            return _status_response(errors.NotFound("the server could not find the requested "
+                                                    "resource"))
+        if exc.status == 405:
+            return _status_response(errors.MethodNotAllowed(
+                "the server does not allow this method on the requested resource"))
+        raise
+    except Exception:
+        log.exception("internal error serving %s %s", request.method, request.path)
+        return _status_response(errors.InternalError(
+            "an error on the server has prevented the request from succeeding"))
+
+
+def auth_middleware(token: str | None) -> Any:
+    @web.middleware
+    async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if token is None or request.path in OPEN_PATHS:
+            return await handler(request)
+        header = request.headers.get("Authorization", "")
+        given = header[7:].strip() if header.lower().startswith("bearer ") else ""
+        if not given or not hmac.compare_digest(given, token):
+            return _status_response(errors.Unauthorized("Unauthorized"))
+        return await handler(request)
+
+    return authenticate
+
+
+class APIServer:
+    """Routes requests to discovery, OpenAPI and resource handlers."""
+
+    def __init__(self, service: ObjectService, token: str | None) -> None:
+        self.service = service
+        self.resources = ResourceHandlers(service)
+        self.app = web.Application(
+            middlewares=[render_errors, auth_middleware(token)],
+            client_max_size=content.MAX_BODY_BYTES + 1,
+        )
+        self._openapi_cache: dict[tuple[str, str, int], dict[str, Any]] = {}
+        r = self.app.router
+        for path in ("/healthz", "/livez", "/readyz"):
+            r.add_get(path, self.health)
+        # Kubernetes answers these with or without a trailing slash (kr8s asks /version/).
+        for suffix in ("", "/"):
+            r.add_get("/version" + suffix, self.version)
+            r.add_get("/api" + suffix, self.core_discovery)
+            r.add_get("/apis" + suffix, self.group_discovery)
+        r.add_get("/openapi/v3", self.openapi_index)
+        r.add_get("/openapi/v3/{path:.+}", self.openapi_document)
+        r.add_route("*", "/api/{version}", self.core_version)
+        r.add_route("*", "/api/{version}/{rest:.+}", self.core_resources)
+        r.add_route("*", "/apis/{group}", self.group_info)
+        r.add_route("*", "/apis/{group}/{version}", self.group_version)
+        r.add_route("*", "/apis/{group}/{version}/{rest:.+}", self.group_resources)
+
+    async def health(self, request: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    async def version(self, request: web.Request) -> web.Response:
+        return content.respond(discovery.version_document())
+
+    def _aggregated(self, request: web.Request, core: bool) -> web.Response | None:
+        accept = request.headers.get("Accept", "")
+        for version, media in (("v2", discovery.AGGREGATED_V2),
+                               ("v2beta1", discovery.AGGREGATED_V2BETA1)):
+            if f"v={version};as=APIGroupDiscoveryList" in accept.replace(" ", ""):
+                doc = discovery.aggregated_discovery(self.service.registry, core, version)
+                return content.respond(doc, content_type=media)
+        return None
+
+    async def core_discovery(self, request: web.Request) -> web.Response:
+        return self._aggregated(request, core=True) or content.respond(discovery.api_versions())
+
+    async def group_discovery(self, request: web.Request) -> web.Response:
+        return self._aggregated(request, core=False) or content.respond(
+            discovery.api_group_list(self.service.registry))
+
+    async def core_version(self, request: web.Request) -> web.Response:
+        return self._resource_list("", request.match_info["version"])
+
+    async def group_info(self, request: web.Request) -> web.Response:
+        doc = discovery.api_group(self.service.registry, request.match_info["group"])
+        if doc is None:
+            raise errors.NotFound("the server could not find the requested resource")
+        return content.respond(doc)
+
+    async def group_version(self, request: web.Request) -> web.Response:
+        return self._resource_list(request.match_info["group"], request.match_info["version"])
+
+    def _resource_list(self, group: str, version: str) -> web.Response:
+        doc = discovery.api_resource_list(self.service.registry, group, version)
+        if doc is None:
+            raise errors.NotFound("the server could not find the requested resource")
+        return content.respond(doc)
+
+    async def core_resources(self, request: web.Request) -> web.StreamResponse:
+        segments = request.match_info["rest"].split("/")
+        return await self.resources.handle(request, "", request.match_info["version"], segments)
+
+    async def group_resources(self, request: web.Request) -> web.StreamResponse:
+        segments = request.match_info["rest"].split("/")
+        return await self.resources.handle(
+            request, request.match_info["group"], request.match_info["version"], segments
+        )
+
+    # -- OpenAPI v3 ----------------------------------------------------------------------
+
+    def _group_versions(self) -> list[tuple[str, str]]:
+        return [(g, v) for g, vs in self.service.registry.group_versions() for v in vs]
+
+    def _crd_revision(self, group: str) -> int:
+        """The newest change to any CRD of `group`: custom documents change with it."""
+        return max((int(c["metadata"]["resourceVersion"]) for c in
+                    self.service.store.objects("apiextensions.k8s.io/customresourcedefinitions")
+                    if (c.get("spec") or {}).get("group") == group), default=0)
+
+    async def openapi_index(self, request: web.Request) -> web.Response:
+        # Clients cache documents by URL, so the hash names the CRD revision where CRDs
+        # contribute; built-in documents never change within one server version.
+        hashes = {}
+        for group, version in self._group_versions():
+            revision = self._crd_revision(group)
+            if revision:
+                digest = hashlib.sha256(f"{group}/{version}@{revision}".encode()).hexdigest()
+                hashes[(group, version)] = digest.upper()
+        return content.respond(openapi.openapi_index(self._group_versions(), hashes))
+
+    async def openapi_document(self, request: web.Request) -> web.Response:
+        path = request.match_info["path"].strip("/")
+        parts = path.split("/")
+        if parts[:1] == ["api"] and len(parts) == 2:
+            group, version = "", parts[1]
+        elif parts[:1] == ["apis"] and len(parts) == 3:
+            group, version = parts[1], parts[2]
+        else:
+            raise errors.NotFound("the server could not find the requested resource")
+        types = self.service.registry.resources_in(group, version)
+        if not types:
+            raise errors.NotFound("the server could not find the requested resource")
+        key = (group, version, self._crd_revision(group))
+        doc = self._openapi_cache.get(key)
+        if doc is None:
+            doc = openapi.openapi_document(group, version, types)
+            self._openapi_cache[key] = doc
+        resp = content.respond(doc)
+        resp.headers["Cache-Control"] = (
+            "public, immutable" if "hash" in request.query else "no-cache, private")
+        return resp

@@ -1,0 +1,656 @@
+"""Object semantics of the API server: the verbs as Kubernetes defines them.
+
+Every verb re-reads the current object from the store, checks preconditions and commits,
+without awaiting in between; since the store is used from the event loop only, each verb is
+atomic. Handlers in `http.py` only translate HTTP to calls here; errors are raised as
+`orchestrator.api.errors` and rendered in one place.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+from orchestrator.api import apply as ssa
+from orchestrator.api import defaults, errors, meta, patch, schemas, validation
+from orchestrator.api.kinds import Registry, ResourceType, resource_types_from_crd
+from orchestrator.api.selectors import parse_field_selector, parse_label_selector
+from orchestrator.server import allocation
+from orchestrator.store import Change, Store
+
+log = logging.getLogger(__name__)
+
+CRD_KEY = "apiextensions.k8s.io/customresourcedefinitions"
+NAMESPACE_KEY = "/namespaces"
+
+JSON_PATCH = "application/json-patch+json"
+MERGE_PATCH = "application/merge-patch+json"
+STRATEGIC_PATCH = "application/strategic-merge-patch+json"
+APPLY_PATCH = "application/apply-patch+yaml"
+APPLY_PATCH_CBOR = "application/apply-patch+cbor"
+PATCH_TYPES = (JSON_PATCH, MERGE_PATCH, STRATEGIC_PATCH, APPLY_PATCH)
+
+# Fields of metadata the server owns: user writes to them are ignored, as in Kubernetes.
+_SYSTEM_META = ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds",
+                "generation", "selfLink")
+
+
+@dataclass
+class WriteOptions:
+    """What a write request says beside its body (query parameters)."""
+
+    field_manager: str = ""
+    dry_run: bool = False
+    field_validation: str = "Warn"
+    force: bool = False
+    user_agent: str = ""
+    # Keys that appeared twice in the JSON body: a 400 under Strict, warnings under Warn.
+    duplicates: list[str] = field(default_factory=list)
+    for_patch: bool = False
+
+    @property
+    def manager(self) -> str:
+        if self.field_manager:
+            return self.field_manager
+        # Kubernetes derives the default manager from the User-Agent's program name.
+        return (self.user_agent.split("/", 1)[0] or "unknown")[:128]
+
+
+@dataclass
+class DeleteOptions:
+    grace_period: int | None = None
+    propagation: str | None = None  # Foreground | Background | Orphan
+    precondition_uid: str | None = None
+    precondition_rv: str | None = None
+    dry_run: bool = False
+
+
+@dataclass
+class Result:
+    obj: dict[str, Any]
+    warnings: list[str] = field(default_factory=list)
+    created: bool = False
+
+
+class ObjectService:
+    """The verbs over the store, with Kubernetes' semantics."""
+
+    def __init__(
+        self,
+        store: Store,
+        registry: Registry,
+        clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+    ) -> None:
+        self.store = store
+        self.registry = registry
+        self.clock = clock
+        for crd in store.objects(CRD_KEY):
+            self._serve_crd(crd)
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def schema(self, rt: ResourceType) -> Any:
+        if rt.custom:
+            return schemas.schema_from_openapi_v3(rt.crd_schema) if rt.crd_schema else None
+        return schemas.schema_for(rt.group, rt.version, rt.kind)
+
+    def served(self, rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
+        """The stored object as the requested version presents it."""
+        if obj.get("apiVersion") == rt.api_version:
+            return obj
+        out = dict(obj)
+        out["apiVersion"] = rt.api_version
+        return out
+
+    def _now(self) -> str:
+        return meta.now_rfc3339(self.clock())
+
+    def _not_found(self, rt: ResourceType, name: str) -> errors.NotFound:
+        return errors.NotFound(
+            f'{rt.group_resource} "{name}" not found', name=name, group=rt.group, kind=rt.plural
+        )
+
+    def _current(self, rt: ResourceType, ns: str, name: str) -> dict[str, Any]:
+        obj = self.store.get(rt.key, ns, name)
+        if obj is None:
+            raise self._not_found(rt, name)
+        return obj
+
+    def _check_namespace(self, rt: ResourceType, ns: str, creating: bool) -> None:
+        if not rt.namespaced:
+            return
+        ns_obj = self.store.get(NAMESPACE_KEY, "", ns)
+        if ns_obj is None:
+            raise errors.NotFound(f'namespaces "{ns}" not found', name=ns, kind="namespaces")
+        if creating and ns_obj["metadata"].get("deletionTimestamp"):
+            raise errors.Forbidden(
+                f"{rt.kind.lower()}s \"{''}\" is forbidden: unable to create new content in "
+                f"namespace {ns} because it is being terminated",
+                kind=rt.plural,
+            )
+
+    # -- reads ---------------------------------------------------------------------------
+
+    def get(self, rt: ResourceType, ns: str, name: str) -> dict[str, Any]:
+        return self.served(rt, self._current(rt, ns, name))
+
+    def list_objects(
+        self,
+        rt: ResourceType,
+        ns: str | None,
+        label_selector: str = "",
+        field_selector: str = "",
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Matching objects in (namespace, name) order, and the revision they are at."""
+        labels = parse_label_selector(label_selector) if label_selector else None
+        fields = parse_field_selector(field_selector, rt.kind) if field_selector else None
+        out = []
+        for obj in self.store.objects(rt.key, ns):
+            if labels is not None and not labels.matches(obj["metadata"].get("labels") or {}):
+                continue
+            if fields is not None and not fields.matches(obj):
+                continue
+            out.append(self.served(rt, obj))
+        return out, self.store.revision
+
+    # -- create --------------------------------------------------------------------------
+
+    def create(
+        self, rt: ResourceType, ns: str, body: Any, opts: WriteOptions, *, commit: bool = True
+    ) -> Result:
+        obj = self._typed_body(rt, body)
+        md = meta.metadata(obj)
+        self._check_body_namespace(rt, ns, md)
+        self._check_namespace(rt, ns, creating=True)
+        if md.get("resourceVersion"):
+            raise errors.BadRequest("resourceVersion should not be set on objects to be created")
+        if not md.get("name"):
+            prefix = md.get("generateName")
+            if not prefix:
+                raise errors.Invalid.of(
+                    rt.kind, rt.group, "",
+                    [errors.required("metadata.name", "name or generateName is required")],
+                )
+            md["name"] = prefix + meta.name_suffix()
+        for key in _SYSTEM_META:
+            md.pop(key, None)
+        md["uid"] = meta.new_uid()
+        md["creationTimestamp"] = self._now()
+        md["generation"] = 1
+        if rt.namespaced:
+            md["namespace"] = ns
+        else:
+            md.pop("namespace", None)
+        if rt.has_status and rt.key not in (NAMESPACE_KEY,):
+            obj.pop("status", None)
+        defaults.apply_defaults(obj, rt)
+        self._prepare_create(rt, obj)
+        warnings, obj = self._validated(rt, obj, opts)
+        md = obj["metadata"]
+        if self.store.get(rt.key, ns if rt.namespaced else "", md["name"]) is not None:
+            raise errors.AlreadyExists(
+                f'{rt.group_resource} "{md["name"]}" already exists',
+                name=md["name"], group=rt.group, kind=rt.plural,
+            )
+        obj = ssa.record_update(
+            None, obj, manager=opts.manager, api_version=rt.api_version, now=self._now(),
+            schema=self.schema(rt),
+        )
+        if opts.dry_run or not commit:
+            return Result(self.served(rt, obj), warnings, created=True)
+        stored = self._write(rt, obj)
+        return Result(self.served(rt, stored), warnings, created=True)
+
+    def _typed_body(self, rt: ResourceType, body: Any) -> dict[str, Any]:
+        if not isinstance(body, dict):
+            raise errors.BadRequest(
+                f"Object 'Kind' is missing in '{str(body)[:80]}'" if body is not None
+                else "the body of the request was empty"
+            )
+        obj = copy.deepcopy(body)
+        api_version = obj.get("apiVersion") or rt.api_version
+        kind = obj.get("kind") or rt.kind
+        if not isinstance(api_version, str) or not isinstance(kind, str):
+            raise errors.BadRequest("apiVersion and kind must be strings")
+        if api_version != rt.api_version:
+            raise errors.BadRequest(
+                f"the API version in the data ({api_version}) does not match the expected "
+                f"API version ({rt.api_version})"
+            )
+        if kind != rt.kind:
+            raise errors.BadRequest(
+                f"the kind in the data ({kind}) does not match the expected kind ({rt.kind})"
+            )
+        obj["apiVersion"], obj["kind"] = api_version, kind
+        if "metadata" in obj and not isinstance(obj["metadata"], dict):
+            raise errors.BadRequest("metadata must be an object")
+        return obj
+
+    def _check_body_namespace(self, rt: ResourceType, ns: str, md: dict[str, Any]) -> None:
+        body_ns = md.get("namespace")
+        if rt.namespaced and body_ns and body_ns != ns:
+            raise errors.BadRequest(
+                "the namespace of the provided object does not match the namespace sent on "
+                "the request"
+            )
+
+    def _validated(
+        self, rt: ResourceType, obj: dict[str, Any], opts: WriteOptions
+    ) -> tuple[list[str], dict[str, Any]]:
+        """Validate the defaulted object (Strict raises, Warn returns warnings), then prune
+        what the schema does not know, as Kubernetes' decoding does."""
+        schema = self.schema(rt)
+        warnings = validation.validate_object(
+            obj, rt, schema, field_validation=opts.field_validation,
+            duplicate_fields=opts.duplicates, for_patch=opts.for_patch,
+        )
+        return warnings, validation.prune(obj, schema)
+
+    def _prepare_create(self, rt: ResourceType, obj: dict[str, Any]) -> None:
+        if rt.key == "/services":
+            allocation.assign_cluster_ip(obj, self.store.objects("/services"))
+        elif rt.key == "/pods":
+            status = obj.setdefault("status", {})
+            status.setdefault("phase", "Pending")
+            status.setdefault("qosClass", allocation.qos_class(obj))
+        elif rt.key == CRD_KEY:
+            self._accept_crd(obj)
+
+    # -- update --------------------------------------------------------------------------
+
+    def update(
+        self,
+        rt: ResourceType,
+        ns: str,
+        name: str,
+        body: Any,
+        opts: WriteOptions,
+        subresource: str = "",
+        *,
+        operation: str = "Update",
+    ) -> Result:
+        ns = ns if rt.namespaced else ""
+        new = self._typed_body(rt, body)
+        md = meta.metadata(new)
+        if md.get("name") and md["name"] != name:
+            raise errors.BadRequest(
+                f"the name of the object ({md['name']}) does not match the name on the URL "
+                f"({name})"
+            )
+        self._check_body_namespace(rt, ns, md)
+        current = self._current(rt, ns, name)
+        rv = md.get("resourceVersion")
+        if rv and rv != current["metadata"]["resourceVersion"]:
+            raise self._conflict(rt, name)
+        merged = self._merge_update(rt, current, new, subresource)
+        return self._commit_update(rt, current, merged, opts, subresource, operation)
+
+    def _conflict(self, rt: ResourceType, name: str) -> errors.Conflict:
+        return errors.Conflict(
+            f'Operation cannot be fulfilled on {rt.group_resource} "{name}": the object has '
+            "been modified; please apply your changes to the latest version and try again",
+            name=name, group=rt.group, kind=rt.plural,
+        )
+
+    def _merge_update(
+        self, rt: ResourceType, current: dict[str, Any], new: dict[str, Any], subresource: str
+    ) -> dict[str, Any]:
+        """The object to store: `new`, with the parts this endpoint may not change kept."""
+        if subresource == "status":
+            merged = copy.deepcopy(current)
+            if "status" in new:
+                merged["status"] = new["status"]
+            else:
+                merged.pop("status", None)
+            # Status writes may not change metadata, except what controllers record there.
+            return merged
+        merged = copy.deepcopy(new)
+        md = meta.metadata(merged)
+        cur_md = current["metadata"]
+        for key in _SYSTEM_META:
+            if key in cur_md:
+                md[key] = cur_md[key]
+            else:
+                md.pop(key, None)
+        md["name"] = cur_md["name"]
+        if "namespace" in cur_md:
+            md["namespace"] = cur_md["namespace"]
+        if rt.has_status:
+            if "status" in current:
+                merged["status"] = current["status"]
+            else:
+                merged.pop("status", None)
+        return merged
+
+    def _commit_update(
+        self,
+        rt: ResourceType,
+        current: dict[str, Any],
+        merged: dict[str, Any],
+        opts: WriteOptions,
+        subresource: str,
+        operation: str,
+    ) -> Result:
+        if subresource != "status":
+            defaults.apply_defaults(merged, rt)
+            if rt.key == "/services":
+                allocation.keep_cluster_ip(merged, current)
+        warnings, merged = self._validated(rt, merged, opts)
+        md = merged["metadata"]
+        cur_md = current["metadata"]
+        md["resourceVersion"] = cur_md["resourceVersion"]
+        if cur_md.get("deletionTimestamp"):
+            added = set(md.get("finalizers") or []) - set(cur_md.get("finalizers") or [])
+            if added:
+                raise errors.Invalid.of(
+                    rt.kind, rt.group, cur_md["name"],
+                    [errors.forbidden("metadata.finalizers",
+                                      "no new finalizers can be added if the object is being "
+                                      "deleted, found new finalizers " + str(sorted(added)))],
+                )
+        changed_spec = _generation_part(rt, merged) != _generation_part(rt, current)
+        md["generation"] = cur_md.get("generation", 1) + (1 if changed_spec else 0)
+        if operation != "Apply":
+            merged = ssa.record_update(
+                current, merged, manager=opts.manager, api_version=rt.api_version,
+                now=self._now(), operation=operation, subresource=subresource,
+                schema=self.schema(rt),
+            )
+        if _same_object(merged, current):
+            return Result(self.served(rt, current), warnings)
+        if rt.key == CRD_KEY:
+            self._accept_crd(merged)
+        if opts.dry_run:
+            return Result(self.served(rt, merged), warnings)
+        if md.get("deletionTimestamp") and not md.get("finalizers"):
+            # The last finalizer is gone: the object goes now.
+            self._remove(rt, merged)
+            return Result(self.served(rt, merged), warnings)
+        return Result(self.served(rt, self._write(rt, merged)), warnings)
+
+    # -- patch ---------------------------------------------------------------------------
+
+    def patch(
+        self,
+        rt: ResourceType,
+        ns: str,
+        name: str,
+        patch_type: str,
+        body: Any,
+        opts: WriteOptions,
+        subresource: str = "",
+    ) -> Result:
+        ns = ns if rt.namespaced else ""
+        if patch_type == APPLY_PATCH:
+            return self._apply(rt, ns, name, body, opts, subresource)
+        if patch_type == STRATEGIC_PATCH and rt.custom:
+            raise errors.UnsupportedMediaType(
+                "the body of the request was in an unknown format - accepted media types "
+                "include: application/json-patch+json, application/merge-patch+json, "
+                "application/apply-patch+yaml"
+            )
+        current = self.served(rt, self._current(rt, ns, name))
+        if patch_type == JSON_PATCH:
+            patched = patch.json_patch(current, body)
+        elif patch_type == MERGE_PATCH:
+            patched = patch.merge_patch(current, body)
+        elif patch_type == STRATEGIC_PATCH:
+            patched = patch.strategic_merge_patch(current, body, self.schema(rt))
+        else:
+            raise errors.UnsupportedMediaType(
+                f"the body of the request was in an unknown format - accepted media types "
+                f"include: {', '.join(PATCH_TYPES)}"
+            )
+        if not isinstance(patched, dict):
+            raise errors.BadRequest("the patch did not produce an object")
+        opts.for_patch = True
+        return self.update(rt, ns, name, patched, opts, subresource, operation="Update")
+
+    def _apply(
+        self, rt: ResourceType, ns: str, name: str, body: Any, opts: WriteOptions,
+        subresource: str,
+    ) -> Result:
+        if not opts.field_manager:
+            raise errors.Invalid(
+                'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is '
+                "required for apply patch",
+                kind="PatchOptions", group="meta.k8s.io",
+                causes=[errors.required("fieldManager", "is required for apply patch")],
+            )
+        applied = self._typed_body(rt, body)
+        amd = meta.metadata(applied)
+        if amd.get("name") and amd["name"] != name:
+            raise errors.BadRequest(
+                f"the name of the object ({amd['name']}) does not match the name on the URL "
+                f"({name})"
+            )
+        self._check_body_namespace(rt, ns, amd)
+        opts.for_patch = True
+        live = self.store.get(rt.key, ns, name)
+        now = self._now()
+        schema = self.schema(rt)
+        if live is None:
+            if subresource:
+                raise self._not_found(rt, name)
+            amd["name"] = name
+            created = ssa.server_side_apply(
+                None, applied, manager=opts.manager, force=opts.force, schema=schema,
+                api_version=rt.api_version, now=now,
+            )
+            managed = created.get("metadata", {}).get("managedFields")
+            result = self.create(rt, ns, created, opts, commit=False)
+            obj = result.obj
+            if managed is not None:
+                obj["metadata"]["managedFields"] = managed
+            if not opts.dry_run:
+                obj = self.served(rt, self._write(rt, obj))
+            return Result(obj, result.warnings, created=True)
+        current = self.served(rt, live)
+        merged = ssa.server_side_apply(
+            current, applied, manager=opts.manager, force=opts.force, schema=schema,
+            api_version=rt.api_version, now=now,
+        )
+        merged = self._merge_update(rt, live, merged, subresource)
+        return self._commit_update(rt, live, merged, opts, subresource, "Apply")
+
+    # -- delete --------------------------------------------------------------------------
+
+    def delete(
+        self, rt: ResourceType, ns: str, name: str, opts: DeleteOptions
+    ) -> tuple[dict[str, Any], bool]:
+        """Delete or mark for deletion. Returns (object, gone_now)."""
+        ns = ns if rt.namespaced else ""
+        current = self._current(rt, ns, name)
+        cur_md = current["metadata"]
+        if opts.precondition_uid and opts.precondition_uid != cur_md.get("uid"):
+            raise errors.Conflict(
+                f"Precondition failed: UID in precondition: {opts.precondition_uid}, UID in "
+                f"object meta: {cur_md.get('uid')}", name=name, group=rt.group, kind=rt.plural,
+            )
+        if opts.precondition_rv and opts.precondition_rv != cur_md.get("resourceVersion"):
+            raise errors.Conflict(
+                f"Precondition failed: ResourceVersion in precondition: {opts.precondition_rv},"
+                f" ResourceVersion in object meta: {cur_md.get('resourceVersion')}",
+                name=name, group=rt.group, kind=rt.plural,
+            )
+        finalizers = list(cur_md.get("finalizers") or [])
+        if opts.propagation == "Orphan" and "orphan" not in finalizers:
+            finalizers.append("orphan")
+        elif opts.propagation == "Foreground" and "foregroundDeletion" not in finalizers:
+            finalizers.append("foregroundDeletion")
+        graceful = self._graceful_seconds(rt, current, opts)
+        if rt.key == NAMESPACE_KEY:
+            finalizers += [f for f in (current.get("spec") or {}).get("finalizers") or []
+                           if f not in finalizers]
+        if not finalizers and graceful == 0:
+            if opts.dry_run:
+                return self.served(rt, current), True
+            self._remove(rt, current)
+            return self.served(rt, current), True
+        if cur_md.get("deletionTimestamp") and finalizers == list(cur_md.get("finalizers") or []):
+            return self.served(rt, current), False  # already being deleted: nothing changes
+        marked = copy.deepcopy(current)
+        md = marked["metadata"]
+        md.setdefault("deletionTimestamp", self._now())
+        md["deletionGracePeriodSeconds"] = graceful
+        if finalizers:
+            md["finalizers"] = finalizers
+        if rt.key == NAMESPACE_KEY:
+            marked.setdefault("status", {})["phase"] = "Terminating"
+        if opts.dry_run:
+            return self.served(rt, marked), False
+        stored = self._write(rt, marked)
+        if rt.key == NAMESPACE_KEY:
+            self._finalize_namespace(name)
+            stored = self.store.get(rt.key, "", name) or stored
+        return self.served(rt, stored), self.store.get(rt.key, ns, name) is None
+
+    def _graceful_seconds(
+        self, rt: ResourceType, obj: dict[str, Any], opts: DeleteOptions
+    ) -> int:
+        """Pods on a node get a grace period for their kubelet; everything else goes now."""
+        if rt.key != "/pods":
+            return 0
+        node = (obj.get("spec") or {}).get("nodeName")
+        if not node or self.store.get("/nodes", "", node) is None:
+            return 0
+        if obj.get("status", {}).get("phase") in ("Succeeded", "Failed"):
+            return 0
+        if opts.grace_period is not None:
+            return max(0, opts.grace_period)
+        return int((obj.get("spec") or {}).get("terminationGracePeriodSeconds", 30))
+
+    def delete_collection(
+        self, rt: ResourceType, ns: str | None, label_selector: str, field_selector: str,
+        opts: DeleteOptions,
+    ) -> list[dict[str, Any]]:
+        items, _ = self.list_objects(rt, ns, label_selector, field_selector)
+        out = []
+        for obj in items:
+            md = obj["metadata"]
+            try:
+                gone, _ = self.delete(rt, md.get("namespace", ""), md["name"], opts)
+                out.append(gone)
+            except errors.NotFound:
+                continue
+        return out
+
+    def _remove(self, rt: ResourceType, obj: dict[str, Any]) -> None:
+        md = obj["metadata"]
+        ns = md.get("namespace", "") if rt.namespaced else ""
+        self.store.commit([Change(rt.key, ns, md["name"], None)])
+        if rt.key == CRD_KEY:
+            self._drop_crd(obj)
+        elif rt.namespaced:
+            self._maybe_finish_namespace(ns)
+
+    def _write(self, rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
+        md = obj["metadata"]
+        ns = md.get("namespace", "") if rt.namespaced else ""
+        storage_rt = self.registry.storage_type(rt)
+        if obj.get("apiVersion") != storage_rt.api_version:
+            obj = dict(obj, apiVersion=storage_rt.api_version)
+        (event,) = self.store.commit([Change(rt.key, ns, md["name"], obj)])
+        if rt.key == CRD_KEY:
+            self._serve_crd(event.obj)
+        return event.obj
+
+    # -- namespaces ----------------------------------------------------------------------
+
+    def _finalize_namespace(self, name: str) -> None:
+        """Delete what a terminating namespace holds; it goes once it is empty.
+
+        Kubernetes does this in the namespace controller; doing it in the server keeps
+        `kubectl delete namespace` working before any controller runs. Objects held by
+        finalizers keep the namespace in Terminating until they are gone.
+        """
+        for rt in self._namespaced_types():
+            for obj in list(self.store.objects(rt.key, name)):
+                if obj["metadata"].get("deletionTimestamp"):
+                    continue
+                try:
+                    self.delete(rt, name, obj["metadata"]["name"], DeleteOptions(grace_period=0))
+                except errors.NotFound:
+                    continue
+        self._maybe_finish_namespace(name)
+
+    def _namespaced_types(self) -> list[ResourceType]:
+        seen: dict[str, ResourceType] = {}
+        for rt in self.registry.all():
+            if rt.namespaced and rt.key not in seen:
+                seen[rt.key] = self.registry.storage_type(rt)
+        return list(seen.values())
+
+    def _maybe_finish_namespace(self, name: str) -> None:
+        ns_obj = self.store.get(NAMESPACE_KEY, "", name)
+        if ns_obj is None or not ns_obj["metadata"].get("deletionTimestamp"):
+            return
+        if any(self.store.objects(rt.key, name) for rt in self._namespaced_types()):
+            return
+        remaining = [f for f in ns_obj["metadata"].get("finalizers") or []
+                     if f not in ("kubernetes", "orphan", "foregroundDeletion")]
+        if remaining:
+            return
+        self.store.commit([Change(NAMESPACE_KEY, "", name, None)])
+
+    # -- custom resource definitions -----------------------------------------------------
+
+    def _accept_crd(self, crd: dict[str, Any]) -> None:
+        spec = crd.get("spec") or {}
+        names = dict(spec.get("names") or {})
+        names.setdefault("singular", str(names.get("kind", "")).lower())
+        names.setdefault("listKind", f"{names.get('kind', '')}List")
+        status = crd.setdefault("status", {})
+        status["acceptedNames"] = names
+        status["storedVersions"] = [
+            v.get("name") for v in spec.get("versions") or [] if v.get("storage")
+        ]
+        now = self._now()
+        status["conditions"] = [
+            {"type": "NamesAccepted", "status": "True", "reason": "NoConflicts",
+             "message": "no conflicts found", "lastTransitionTime": now},
+            {"type": "Established", "status": "True", "reason": "InitialNamesAccepted",
+             "message": "the initial names have been accepted", "lastTransitionTime": now},
+        ]
+
+    def _serve_crd(self, crd: dict[str, Any]) -> None:
+        try:
+            types = resource_types_from_crd(crd)
+        except (AttributeError, TypeError):
+            log.warning("CRD %s has an unusable spec; not served", crd["metadata"].get("name"))
+            return
+        self.registry.set_custom(crd["metadata"]["name"], types)
+
+    def _drop_crd(self, crd: dict[str, Any]) -> None:
+        name = crd["metadata"]["name"]
+        for rt in self.registry.custom_types(name)[:1]:
+            victims = [
+                Change(rt.key, o["metadata"].get("namespace", ""), o["metadata"]["name"], None)
+                for o in self.store.objects(rt.key)
+            ]
+            if victims:
+                self.store.commit(victims)
+        self.registry.set_custom(name, [])
+
+
+def _generation_part(rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
+    if rt.has_status:
+        return meta.spec_part(obj)
+    return {k: v for k, v in obj.items() if k != "metadata"}
+
+
+def _same_object(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Equal apart from managedFields timestamps: such an update is a no-op."""
+
+    def strip(o: dict[str, Any]) -> dict[str, Any]:
+        out = dict(o)
+        md = dict(out.get("metadata") or {})
+        md.pop("managedFields", None)
+        md.pop("resourceVersion", None)
+        out["metadata"] = md
+        return out
+
+    return strip(a) == strip(b)

@@ -1,0 +1,231 @@
+"""The object store: current objects plus a bounded history of changes, in SQLite.
+
+One global, monotonic revision numbers every change, as etcd's revision does; it becomes the
+object's `metadata.resourceVersion`. Each commit is one SQLite transaction in WAL mode, made
+before the write is acknowledged, so a client's acknowledged write survives `kill -9` of the
+server (WAL with synchronous=NORMAL loses nothing on a process crash; only an OS crash could
+lose the last transactions, as documented by SQLite).
+
+The store is used from one thread (the server's event loop): every method runs to completion
+without yielding, which is what makes read-check-write sequences in the layer above atomic.
+Current objects are cached in memory, so reads never touch the disk.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sqlite3
+from collections import deque
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable
+
+from orchestrator.api import errors
+
+log = logging.getLogger(__name__)
+
+ObjectKey = tuple[str, str]  # (namespace, name); namespace "" for cluster-scoped objects
+
+
+@dataclass(frozen=True)
+class Event:
+    """A committed change. `obj` is the new state (the last state for DELETED)."""
+
+    revision: int
+    type: str  # ADDED | MODIFIED | DELETED
+    resource: str  # ResourceType.key, e.g. "apps/deployments"
+    namespace: str
+    name: str
+    obj: dict[str, Any]
+    prev: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class Change:
+    """One write to commit: `obj` None means delete."""
+
+    resource: str
+    namespace: str
+    name: str
+    obj: dict[str, Any] | None
+
+
+Listener = Callable[[Event], None]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS objects (
+    resource TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL,
+    revision INTEGER NOT NULL, data TEXT NOT NULL,
+    PRIMARY KEY (resource, namespace, name)
+);
+CREATE TABLE IF NOT EXISTS events (
+    revision INTEGER PRIMARY KEY, type TEXT NOT NULL, resource TEXT NOT NULL,
+    namespace TEXT NOT NULL, name TEXT NOT NULL, data TEXT NOT NULL, prev TEXT
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+"""
+
+
+class Store:
+    """Objects by resource and key, with a global revision and change history."""
+
+    def __init__(self, path: str | os.PathLike[str] | None, history: int = 20_000) -> None:
+        self._db = sqlite3.connect(
+            ":memory:" if path is None else os.fspath(path), isolation_level=None
+        )
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+        self._history_size = history
+        self._objects: dict[str, dict[ObjectKey, dict[str, Any]]] = {}
+        self._history: deque[Event] = deque()
+        self._listeners: list[Listener] = []
+        self.revision = self._meta("revision")
+        self._load()
+
+    # -- reading -------------------------------------------------------------------------
+
+    def get(self, resource: str, namespace: str, name: str) -> dict[str, Any] | None:
+        """The current object, shared with the cache: callers must not mutate it."""
+        return self._objects.get(resource, {}).get((namespace, name))
+
+    def objects(self, resource: str, namespace: str | None = None) -> list[dict[str, Any]]:
+        """Current objects ordered by (namespace, name); shared, never mutate them."""
+        objs = self._objects.get(resource, {})
+        keys = sorted(k for k in objs if namespace is None or k[0] == namespace)
+        return [objs[k] for k in keys]
+
+    def count(self, resource: str) -> int:
+        return len(self._objects.get(resource, {}))
+
+    @property
+    def oldest_revision(self) -> int:
+        """Watches may resume from this revision or later; older ones are gone (410)."""
+        if self._history:
+            return self._history[0].revision - 1
+        return self.revision
+
+    def events_since(self, revision: int) -> list[Event]:
+        """Events after `revision`, oldest first; Gone if the history no longer has them."""
+        if revision < self.oldest_revision:
+            raise errors.Gone(f"too old resource version: {revision} ({self.oldest_revision})")
+        if revision >= self.revision:
+            return []
+        # The history is ordered by revision; walk back from the newest end.
+        out: list[Event] = []
+        for ev in reversed(self._history):
+            if ev.revision <= revision:
+                break
+            out.append(ev)
+        out.reverse()
+        return out
+
+    # -- writing -------------------------------------------------------------------------
+
+    def commit(self, changes: Iterable[Change]) -> list[Event]:
+        """Write the changes in one transaction; each gets the next revision."""
+        events: list[Event] = []
+        rows_put: list[tuple[str, str, str, int, str]] = []
+        rows_del: list[tuple[str, str, str]] = []
+        rows_ev: list[tuple[int, str, str, str, str, str, str | None]] = []
+        revision = self.revision
+        for ch in changes:
+            prev = self.get(ch.resource, ch.namespace, ch.name)
+            revision += 1
+            if ch.obj is None:
+                if prev is None:
+                    continue
+                obj = _with_revision(prev, revision)
+                etype = "DELETED"
+                rows_del.append((ch.resource, ch.namespace, ch.name))
+            else:
+                obj = _with_revision(ch.obj, revision)
+                etype = "MODIFIED" if prev is not None else "ADDED"
+                rows_put.append((ch.resource, ch.namespace, ch.name, revision, json.dumps(obj)))
+            prev_json = json.dumps(prev) if prev is not None else None
+            rows_ev.append(
+                (revision, etype, ch.resource, ch.namespace, ch.name, json.dumps(obj), prev_json)
+            )
+            events.append(Event(revision, etype, ch.resource, ch.namespace, ch.name, obj, prev))
+        if not events:
+            return []
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.executemany("INSERT OR REPLACE INTO objects VALUES (?,?,?,?,?)", rows_put)
+            db.executemany(
+                "DELETE FROM objects WHERE resource=? AND namespace=? AND name=?", rows_del
+            )
+            db.executemany("INSERT INTO events VALUES (?,?,?,?,?,?,?)", rows_ev)
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('revision', ?)", (revision,))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        # Only after the commit succeeded does the in-memory view change.
+        self.revision = revision
+        for ev in events:
+            bucket = self._objects.setdefault(ev.resource, {})
+            if ev.type == "DELETED":
+                bucket.pop((ev.namespace, ev.name), None)
+            else:
+                bucket[(ev.namespace, ev.name)] = ev.obj
+            self._history.append(ev)
+        self._compact()
+        for ev in events:
+            for listener in list(self._listeners):
+                try:
+                    listener(ev)
+                except Exception:  # a broken watcher must not break writers
+                    log.exception("watch listener failed on %s %s", ev.type, ev.name)
+        return events
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+
+    def close(self) -> None:
+        self._db.close()
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _meta(self, key: str) -> int:
+        row = self._db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def _load(self) -> None:
+        for resource, namespace, name, data in self._db.execute(
+            "SELECT resource, namespace, name, data FROM objects"
+        ):
+            self._objects.setdefault(resource, {})[(namespace, name)] = json.loads(data)
+        rows = self._db.execute(
+            "SELECT revision, type, resource, namespace, name, data, prev FROM events "
+            "ORDER BY revision DESC LIMIT ?",
+            (self._history_size,),
+        ).fetchall()
+        for rev, etype, resource, namespace, name, data, prev in reversed(rows):
+            self._history.append(
+                Event(
+                    rev, etype, resource, namespace, name, json.loads(data),
+                    json.loads(prev) if prev else None,
+                )
+            )
+
+    def _compact(self) -> None:
+        excess = len(self._history) - self._history_size
+        if excess <= 0:
+            return
+        # Trim in chunks so the DELETE runs rarely.
+        drop = max(excess, self._history_size // 10)
+        for _ in range(min(drop, len(self._history) - 1)):
+            self._history.popleft()
+        self._db.execute("DELETE FROM events WHERE revision <= ?", (self.oldest_revision,))
+
+
+def _with_revision(obj: dict[str, Any], revision: int) -> dict[str, Any]:
+    out = dict(obj)
+    meta = dict(out.get("metadata") or {})
+    meta["resourceVersion"] = str(revision)
+    out["metadata"] = meta
+    return out
