@@ -21,7 +21,7 @@ demo: $(STAMP)
 	$(PY) -m daskhub_lite.demo
 
 lint: $(STAMP)
-	$(VENV)/bin/lint-imports --config .importlinter
+	$(VENV)/bin/lint-imports .importlinter
 
 typecheck: $(STAMP)
 	$(PY) -m mypy --strict orchestrator/api orchestrator/store

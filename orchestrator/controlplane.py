@@ -16,12 +16,14 @@ import os
 import secrets
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 from aiohttp import web
 
+from orchestrator import controllers, runtime, scheduler
 from orchestrator.api.kinds import Registry
+from orchestrator.client import Client, Credentials
 from orchestrator.server.app import APIServer
 from orchestrator.server.bootstrap import bootstrap
 from orchestrator.server.objects import ObjectService
@@ -31,6 +33,7 @@ from orchestrator.store import Store
 log = logging.getLogger(__name__)
 
 CONTEXT_NAME = "daskhub-lite"
+ALL_COMPONENTS = ("nodes", "scheduler", "controllers")
 
 
 def default_data_dir() -> Path:
@@ -51,12 +54,14 @@ class ControlPlane:
         port: int = 0,
         nodes: Any = None,
         watch_history: int = 20_000,
+        components: tuple[str, ...] = ALL_COMPONENTS,
     ) -> None:
         self.data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
         self.host = host
         self.port = port
         self.nodes = nodes
         self.watch_history = watch_history
+        self.components = components
         self.token = ""
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -162,12 +167,14 @@ class ControlPlane:
         self._stop_event = asyncio.Event()
         store = Store(self.data_dir / "state.db", history=self.watch_history)
         self._store = store
+        components: list[Component] = []
+        tasks: list[asyncio.Task[None]] = []
         try:
             service = ObjectService(store, Registry())
             bootstrap(service)
             server = APIServer(service, self.token)
             runner = web.AppRunner(server.app, access_log=None, handler_cancellation=True,
-                                    shutdown_timeout=1.0)
+                                   shutdown_timeout=1.0)
             await runner.setup()
             _, crt, key = ensure_certificates(self.data_dir / "pki")
             site = web.TCPSite(runner, self.host, self.port, reuse_address=True,
@@ -177,8 +184,45 @@ class ControlPlane:
             if sockets:
                 self.port = sockets[0].getsockname()[1]
             self._runner = runner
+            client = Client(Credentials(server=self.url, token=self.token,
+                                        ca_data=(self.data_dir / "pki" / "ca.crt").read_bytes()),
+                            user_agent="daskhub-lite-controlplane")
+            components = self._components(client)
+            tasks = [asyncio.create_task(c.run(), name=type(c).__name__) for c in components]
+            for c in components:
+                ready = getattr(c, "wait_ready", None)
+                if ready is not None:
+                    await ready()
             self._ready.set()
             await self._stop_event.wait()
+            # Nodes stop their pods' processes first (graceful termination), then the rest.
+            for c in components:
+                stop = getattr(c, "shutdown", None)
+                if stop is not None:
+                    await stop()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await client.close()
             await runner.cleanup()
         finally:
             store.close()
+
+    def _components(self, client: Client) -> list[Component]:
+        """The cluster's moving parts, each an API client: nodes, scheduler, controllers."""
+        out: list[Component] = []
+        if "nodes" in self.components:
+            out += runtime.build(client, self.nodes, self.data_dir)
+        if "scheduler" in self.components:
+            out += scheduler.build(client)
+        if "controllers" in self.components:
+            out += controllers.build(client)
+        return out
+
+
+class Component(Protocol):
+    """What the control plane runs beside the API server. Optional methods:
+    `async wait_ready()` (awaited before the control plane reports ready) and
+    `async shutdown()` (awaited on stop, before tasks are cancelled)."""
+
+    async def run(self) -> None: ...

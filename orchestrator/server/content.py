@@ -8,7 +8,7 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from orchestrator.api import errors
+from orchestrator.api import errors, protobuf
 
 MAX_BODY_BYTES = 3 * 1024 * 1024  # kube-apiserver's limit for a request body
 
@@ -28,7 +28,7 @@ def media_type(request: web.Request) -> str:
 
 
 async def read_body(request: web.Request, *, allowed: tuple[str, ...] = ()) -> DecodedBody:
-    """Decode a JSON or YAML body; protobuf and unknown types are refused with 415."""
+    """Decode a JSON, YAML or Kubernetes protobuf body; unknown types are refused with 415."""
     ctype = media_type(request)
     try:
         raw = await request.read()
@@ -36,12 +36,15 @@ async def read_body(request: web.Request, *, allowed: tuple[str, ...] = ()) -> D
         raise _too_large() from None
     if len(raw) > MAX_BODY_BYTES:
         raise _too_large()
-    accepted = allowed or (JSON, YAML, "application/x-yaml", "text/yaml", "*/*")
+    accepted = allowed or (JSON, YAML, "application/x-yaml", "text/yaml", PROTOBUF, "*/*")
     if ctype not in accepted:
         raise errors.UnsupportedMediaType(
             f'the body of the request was in an unknown format - accepted media types '
             f'include: {", ".join(a for a in accepted if a != "*/*")}'
         )
+    if ctype == PROTOBUF:
+        # client-go's encoding of built-in kinds; transcoded to the JSON form (api/protobuf.py)
+        return DecodedBody(protobuf.decode(raw) if raw else None, [])
     if not raw.strip():
         return DecodedBody(None, [])
     text = _text(raw)

@@ -7,7 +7,7 @@ import binascii
 import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, AsyncGenerator
+from typing import Any
 
 from aiohttp import web
 
@@ -25,7 +25,7 @@ from orchestrator.server.objects import (
     ObjectService,
     WriteOptions,
 )
-from orchestrator.server.watch import WatchRequest, error_event, watch
+from orchestrator.server.watch import Watch, WatchRequest, error_event
 
 
 @dataclass
@@ -192,28 +192,26 @@ class ResourceHandlers:
         def current() -> list[dict[str, Any]]:
             return service.list_objects(t.rt, t.namespace)[0]
 
-        events = watch(service.store, req, serve, current)
-        try:
-            first = await events.__anext__()
-        except StopAsyncIteration:
-            first = None
-        except errors.Gone as exc:
-            # Real API servers send 410 as an ERROR event on a 200 stream.
-            first = error_event(exc)
-            events = _empty()
+        stream = Watch(service.store, req, serve, current)
         resp = web.StreamResponse(status=200)
         resp.content_type = "application/json"
-        resp.headers["Transfer-Encoding"] = "chunked"
-        await resp.prepare(request)
         try:
-            if first is not None:
-                await resp.write((content.dumps(first) + "\n").encode())
+            stream.open()
+        except errors.Gone as exc:
+            # Real API servers report an expired version as an ERROR event on a 200 stream.
+            await resp.prepare(request)
+            await resp.write((content.dumps(error_event(exc)) + "\n").encode())
+            return resp
+        events = stream.events()
+        try:
+            await resp.prepare(request)
             async for ev in events:
                 await resp.write((content.dumps(ev) + "\n").encode())
         except (ConnectionResetError, ConnectionError):
             pass
         finally:
             await events.aclose()
+            stream.close()
         return resp
 
     async def create(self, request: web.Request, t: Target) -> web.Response:
@@ -284,11 +282,6 @@ class ResourceHandlers:
         if body.value is None:
             raise errors.BadRequest("the body of the request was empty")
         return body
-
-
-async def _empty() -> AsyncGenerator[dict[str, Any], None]:
-    return
-    yield  # pragma: no cover - makes this an async generator
 
 
 def _ns(t: Target) -> str:

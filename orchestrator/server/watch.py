@@ -73,66 +73,89 @@ class _Filter:
         return None
 
 
-async def watch(
-    store: Store,
-    req: WatchRequest,
-    serve: Callable[[dict[str, Any]], dict[str, Any]],
-    list_current: Callable[[], list[dict[str, Any]]],
-) -> AsyncGenerator[dict[str, Any], None]:
-    """Yield watch events (`{"type", "object"}`) until the timeout or the client leaves."""
-    filt = _Filter(req)
-    queue: asyncio.Queue[Event] = asyncio.Queue()
+class Watch:
+    """One watch: `open()` checks the request and takes the backlog (it may raise 400 or
+    410 before any response is sent); `events()` then streams until timeout or hang-up."""
 
-    def on_event(ev: Event) -> None:
-        if filt.in_scope(ev):
-            queue.put_nowait(ev)
+    def __init__(
+        self,
+        store: Store,
+        req: WatchRequest,
+        serve: Callable[[dict[str, Any]], dict[str, Any]],
+        list_current: Callable[[], list[dict[str, Any]]],
+    ) -> None:
+        self.store = store
+        self.req = req
+        self.serve = serve
+        self.list_current = list_current
+        self.filter = _Filter(req)
+        self.queue: asyncio.Queue[Event] = asyncio.Queue()
+        self.initial: list[dict[str, Any]] = []
+        self.backlog: list[Event] = []
+        self.start_rv = 0
+        self._unsubscribe: Callable[[], None] | None = None
 
-    rv = req.resource_version
-    initial: list[dict[str, Any]] = []
-    backlog: list[Event] = []
-    # Parse and look up the backlog before subscribing: both may raise (400 / 410).
-    if req.send_initial_events or rv in ("", "0"):
-        initial = [o for o in list_current() if filt.matches(o)]
-        start_rv = store.revision
-    else:
-        try:
-            start_rv = int(rv)
-        except ValueError:
-            raise errors.BadRequest(f'invalid resource version "{rv}"') from None
-        backlog = [ev for ev in store.events_since(start_rv) if filt.in_scope(ev)]
-    unsubscribe = store.subscribe(on_event)
-    try:
-        last_rv = start_rv
-        for obj in initial:
-            yield {"type": "ADDED", "object": serve(obj)}
-        if req.send_initial_events and req.allow_bookmarks:
-            yield _bookmark(req.rt, start_rv, initial_end=True)
-        for ev in backlog:
-            etype = filt.translate(ev)
-            last_rv = ev.revision
-            if etype:
-                yield {"type": etype, "object": serve(ev.obj)}
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + req.timeout if req.timeout else None
-        while True:
-            wait = req.bookmark_interval if req.allow_bookmarks else 3600.0
-            if deadline is not None:
-                wait = min(wait, deadline - loop.time())
-                if wait <= 0:
-                    return
+    def open(self) -> None:
+        req, filt = self.req, self.filter
+        rv = req.resource_version
+        if req.send_initial_events or rv in ("", "0"):
+            self.initial = [o for o in self.list_current() if filt.matches(o)]
+            self.start_rv = self.store.revision
+        else:
             try:
-                ev = await asyncio.wait_for(queue.get(), timeout=wait)
-            except asyncio.TimeoutError:
-                if req.allow_bookmarks:
-                    last_rv = max(last_rv, store.revision)
-                    yield _bookmark(req.rt, last_rv)
-                continue
-            last_rv = ev.revision
-            etype = filt.translate(ev)
-            if etype:
-                yield {"type": etype, "object": serve(ev.obj)}
-    finally:
-        unsubscribe()
+                self.start_rv = int(rv)
+            except ValueError:
+                raise errors.BadRequest(f'invalid resource version "{rv}"') from None
+            self.backlog = [ev for ev in self.store.events_since(self.start_rv)
+                            if filt.in_scope(ev)]
+        # Subscribing right after reading the backlog, with no await in between, makes
+        # the two meet exactly at the current revision.
+        self._unsubscribe = self.store.subscribe(self._on_event)
+
+    def _on_event(self, ev: Event) -> None:
+        if self.filter.in_scope(ev):
+            self.queue.put_nowait(ev)
+
+    def close(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+
+    async def events(self) -> AsyncGenerator[dict[str, Any], None]:
+        """Watch events (`{"type", "object"}`) until the timeout or the client leaves."""
+        req, filt, serve = self.req, self.filter, self.serve
+        try:
+            last_rv = self.start_rv
+            for obj in self.initial:
+                yield {"type": "ADDED", "object": serve(obj)}
+            if req.send_initial_events and req.allow_bookmarks:
+                yield _bookmark(req.rt, self.start_rv, initial_end=True)
+            for ev in self.backlog:
+                etype = filt.translate(ev)
+                last_rv = ev.revision
+                if etype:
+                    yield {"type": etype, "object": serve(ev.obj)}
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + req.timeout if req.timeout else None
+            while True:
+                wait = req.bookmark_interval if req.allow_bookmarks else 3600.0
+                if deadline is not None:
+                    wait = min(wait, deadline - loop.time())
+                    if wait <= 0:
+                        return
+                try:
+                    ev = await asyncio.wait_for(self.queue.get(), timeout=wait)
+                except asyncio.TimeoutError:
+                    if req.allow_bookmarks:
+                        last_rv = max(last_rv, self.store.revision)
+                        yield _bookmark(req.rt, last_rv)
+                    continue
+                last_rv = ev.revision
+                etype = filt.translate(ev)
+                if etype:
+                    yield {"type": etype, "object": serve(ev.obj)}
+        finally:
+            self.close()
 
 
 def _bookmark(rt: ResourceType, revision: int, initial_end: bool = False) -> dict[str, Any]:

@@ -25,7 +25,6 @@ from orchestrator.api import errors
 
 log = logging.getLogger(__name__)
 
-ObjectKey = tuple[str, str]  # (namespace, name); namespace "" for cluster-scoped objects
 
 
 @dataclass(frozen=True)
@@ -78,7 +77,9 @@ class Store:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
         self._history_size = history
-        self._objects: dict[str, dict[ObjectKey, dict[str, Any]]] = {}
+        # resource -> namespace -> name -> object: lists of one namespace stay cheap
+        # however many objects other namespaces hold.
+        self._objects: dict[str, dict[str, dict[str, dict[str, Any]]]] = {}
         self._history: deque[Event] = deque()
         self._listeners: list[Listener] = []
         self.revision = self._meta("revision")
@@ -88,16 +89,20 @@ class Store:
 
     def get(self, resource: str, namespace: str, name: str) -> dict[str, Any] | None:
         """The current object, shared with the cache: callers must not mutate it."""
-        return self._objects.get(resource, {}).get((namespace, name))
+        return self._objects.get(resource, {}).get(namespace, {}).get(name)
 
     def objects(self, resource: str, namespace: str | None = None) -> list[dict[str, Any]]:
         """Current objects ordered by (namespace, name); shared, never mutate them."""
-        objs = self._objects.get(resource, {})
-        keys = sorted(k for k in objs if namespace is None or k[0] == namespace)
-        return [objs[k] for k in keys]
+        by_ns = self._objects.get(resource, {})
+        spaces = [namespace] if namespace is not None else sorted(by_ns)
+        out: list[dict[str, Any]] = []
+        for ns in spaces:
+            names = by_ns.get(ns, {})
+            out.extend(names[n] for n in sorted(names))
+        return out
 
     def count(self, resource: str) -> int:
-        return len(self._objects.get(resource, {}))
+        return sum(len(names) for names in self._objects.get(resource, {}).values())
 
     @property
     def oldest_revision(self) -> int:
@@ -166,11 +171,8 @@ class Store:
         # Only after the commit succeeded does the in-memory view change.
         self.revision = revision
         for ev in events:
-            bucket = self._objects.setdefault(ev.resource, {})
-            if ev.type == "DELETED":
-                bucket.pop((ev.namespace, ev.name), None)
-            else:
-                bucket[(ev.namespace, ev.name)] = ev.obj
+            self._cache(ev.resource, ev.namespace, ev.name, None if ev.type == "DELETED"
+                        else ev.obj)
             self._history.append(ev)
         self._compact()
         for ev in events:
@@ -190,6 +192,18 @@ class Store:
 
     # -- internals -----------------------------------------------------------------------
 
+    def _cache(self, resource: str, namespace: str, name: str,
+               obj: dict[str, Any] | None) -> None:
+        by_ns = self._objects.setdefault(resource, {})
+        if obj is not None:
+            by_ns.setdefault(namespace, {})[name] = obj
+            return
+        names = by_ns.get(namespace)
+        if names is not None:
+            names.pop(name, None)
+            if not names:
+                del by_ns[namespace]
+
     def _meta(self, key: str) -> int:
         row = self._db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
         return int(row[0]) if row else 0
@@ -198,7 +212,7 @@ class Store:
         for resource, namespace, name, data in self._db.execute(
             "SELECT resource, namespace, name, data FROM objects"
         ):
-            self._objects.setdefault(resource, {})[(namespace, name)] = json.loads(data)
+            self._cache(resource, namespace, name, json.loads(data))
         rows = self._db.execute(
             "SELECT revision, type, resource, namespace, name, data, prev FROM events "
             "ORDER BY revision DESC LIMIT ?",

@@ -102,6 +102,7 @@ async def _run_ops(t: Target, concurrency: int, make_request: object, count: int
 
 
 CM = "/api/v1/namespaces/default/configmaps"
+LISTED = "/api/v1/namespaces/bench-list/configmaps"
 
 
 async def throughput(t: Target, concurrency: int, tag: str) -> dict[str, float]:
@@ -113,8 +114,9 @@ async def throughput(t: Target, concurrency: int, tag: str) -> dict[str, float]:
         return s.get(f"{CM}/{tag}-{i % 100}")
 
     def list_100(s: aiohttp.ClientSession, i: int) -> object:
-        return s.get(CM, params={"labelSelector": "bench=list"} if "daskhub" in t.name
-                     else {"n": "100"})
+        if "daskhub" in t.name:
+            return s.get(LISTED)  # a namespace holding exactly 100 ConfigMaps
+        return s.get(CM, params={"n": "100"})
 
     return {
         "create/s": await _run_ops(t, concurrency, create, OPS),
@@ -126,9 +128,12 @@ async def throughput(t: Target, concurrency: int, tag: str) -> dict[str, float]:
 async def seed_list(t: Target) -> None:
     async with aiohttp.ClientSession(t.url, headers=t.headers,
                                      connector=aiohttp.TCPConnector(ssl=t.ssl)) as s:
+        async with s.post("/api/v1/namespaces",
+                          json={"metadata": {"name": "bench-list"}}) as r:
+            await r.read()
         for i in range(100):
-            async with s.post(CM, json={"metadata": {"name": f"listed-{i}",
-                                                     "labels": {"bench": "list"}}}) as r:
+            async with s.post(LISTED, json={"metadata": {"name": f"listed-{i}"},
+                                            "data": {"k": "v"}}) as r:
                 await r.read()
 
 
