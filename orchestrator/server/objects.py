@@ -184,7 +184,9 @@ class ObjectService:
             md["namespace"] = ns
         else:
             md.pop("namespace", None)
-        if rt.has_status and rt.key not in (NAMESPACE_KEY,):
+        # Status is the server's and controllers' to set, except a Node's: kubelets
+        # register their node with its capacity in one create, as Kubernetes allows.
+        if rt.has_status and rt.key not in (NAMESPACE_KEY, "/nodes"):
             obj.pop("status", None)
         defaults.apply_defaults(obj, rt)
         self._prepare_create(rt, obj)

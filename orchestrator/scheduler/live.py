@@ -1,0 +1,241 @@
+"""The live scheduler: watches pods and nodes through the API, decides with the same
+`Scheduler.schedule_one` the replay tool uses, and binds through `pods/binding`.
+
+Decisions are made one pod at a time against the in-memory `ClusterState`; the pod is
+*assumed* onto its node at once (so the next decision sees it) and bound asynchronously, a
+bounded number of binds in flight. A failed bind forgets the assumption and retries the pod.
+Pods that fit nowhere get `PodScheduled=False` with kube-scheduler's message and wait until
+the cluster changes (a node added or changed, a pod gone), or a periodic retry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import logging
+from typing import Any
+
+from orchestrator.api import errors
+from orchestrator.api.kinds import BUILTIN_TYPES
+from orchestrator.api.meta import now_rfc3339
+from orchestrator.client import Client, EventRecorder, Informer
+
+from . import names
+from .framework import Decision
+from .nodeinfo import NodeInfo
+from .podinfo import PodInfo
+from .policies import DEFAULT_POLICY, make_scheduler
+from .state import ClusterState
+
+log = logging.getLogger(__name__)
+
+PODS = next(rt for rt in BUILTIN_TYPES if rt.group == "" and rt.plural == "pods")
+NODES = next(rt for rt in BUILTIN_TYPES if rt.group == "" and rt.plural == "nodes")
+DEFAULT_SCHEDULER_NAME = "default-scheduler"
+RETRY_UNSCHEDULABLE_SECONDS = 10.0
+MAX_BINDS_IN_FLIGHT = 64
+
+
+def _key(pod: dict[str, Any]) -> str:
+    md = pod.get("metadata") or {}
+    return f"{md.get('namespace', '')}/{md.get('name', '')}"
+
+
+def _is_terminal(pod: dict[str, Any]) -> bool:
+    return (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
+
+
+class LiveScheduler:
+    """A scheduler for pods whose `spec.schedulerName` is `scheduler_name`."""
+
+    def __init__(self, client: Client, scheduler_name: str = DEFAULT_SCHEDULER_NAME,
+                 policy: str = DEFAULT_POLICY) -> None:
+        self.client = client
+        self.scheduler_name = scheduler_name
+        self.scheduler = make_scheduler(policy)
+        self.state = ClusterState()
+        self.nodes = Informer(client, NODES)
+        self.pods = Informer(client, PODS)
+        self.events = EventRecorder(client, scheduler_name)
+        self._node_infos: dict[str, NodeInfo] = {}
+        self._queue: list[tuple[int, int, str]] = []  # (-priority, seq, key)
+        self._queued: set[str] = set()
+        self._parked: set[str] = set()  # unschedulable until the cluster changes
+        self._last_message: dict[str, str] = {}
+        self._seq = itertools.count()
+        self._wakeup = asyncio.Event()
+        self._binds = asyncio.Semaphore(MAX_BINDS_IN_FLIGHT)
+        self._bind_tasks: set[asyncio.Task[None]] = set()
+        self.nodes.add_handler(self._on_node)
+        self.pods.add_handler(self._on_pod)
+
+    # -- cluster mirror ------------------------------------------------------------------
+
+    def _on_node(self, etype: str, old: dict[str, Any] | None,
+                 new: dict[str, Any] | None) -> None:
+        if new is None:
+            name = (old or {}).get("metadata", {}).get("name", "")
+            self._node_infos.pop(name, None)
+            self.state.remove_node(name)
+            return
+        info = NodeInfo.from_node(new)
+        if self._node_infos.get(info.name) == info:
+            return  # a heartbeat: nothing the scheduler looks at changed
+        self._node_infos[info.name] = info
+        self.state.add_node(info)
+        # Pods bound to this node before it was known are accounted now.
+        for pod in self.pods.items():
+            if (pod.get("spec") or {}).get("nodeName") == info.name:
+                self._account_bound(pod)
+        self._unpark()
+
+    def _on_pod(self, etype: str, old: dict[str, Any] | None,
+                new: dict[str, Any] | None) -> None:
+        if new is None or _is_terminal(new):
+            key = _key(new or old or {})
+            if self.state.forget(key) is not None:
+                self._unpark()  # its resources are free again
+            self._queued.discard(key)
+            self._parked.discard(key)
+            self._last_message.pop(key, None)
+            return
+        key = _key(new)
+        spec = new.get("spec") or {}
+        if spec.get("nodeName"):
+            self._parked.discard(key)
+            self._account_bound(new)
+            return
+        if spec.get("schedulerName", DEFAULT_SCHEDULER_NAME) != self.scheduler_name:
+            return
+        if (new.get("metadata") or {}).get("deletionTimestamp"):
+            return
+        if key in self.state.pod_nodes:
+            return  # assumed; the bind is in flight
+        if key not in self._parked:
+            self._enqueue(new)
+
+    def _account_bound(self, pod: dict[str, Any]) -> None:
+        key = _key(pod)
+        node = pod["spec"]["nodeName"]
+        placed = self.state.placement_of(key)
+        if placed is not None and placed[0] == node:
+            return
+        if node not in self.state.nodes:
+            return  # accounted once the node is known
+        try:
+            self.state.add_bound_pod(PodInfo.from_pod(pod), node)
+        except (KeyError, ValueError) as exc:
+            log.warning("cannot account pod %s on %s: %s", key, node, exc)
+
+    def _enqueue(self, pod: dict[str, Any]) -> None:
+        key = _key(pod)
+        if key in self._queued:
+            return
+        priority = int((pod.get("spec") or {}).get("priority") or 0)
+        heapq.heappush(self._queue, (-priority, next(self._seq), key))
+        self._queued.add(key)
+        self._wakeup.set()
+
+    def _unpark(self) -> None:
+        if not self._parked:
+            return
+        parked, self._parked = self._parked, set()
+        for key in parked:
+            ns, _, name = key.partition("/")
+            pod = self.pods.get(ns, name)
+            if pod is not None and not (pod.get("spec") or {}).get("nodeName"):
+                self._enqueue(pod)
+
+    # -- scheduling ----------------------------------------------------------------------
+
+    async def wait_ready(self) -> None:
+        await self.nodes.wait_synced()
+        await self.pods.wait_synced()
+
+    async def run(self) -> None:
+        watchers = [asyncio.create_task(self.nodes.run()),
+                    asyncio.create_task(self.pods.run()),
+                    asyncio.create_task(self._retry_parked())]
+        try:
+            await self.wait_ready()
+            while True:
+                if not self._queue:
+                    self._wakeup.clear()
+                    await self._wakeup.wait()
+                    continue
+                _, _, key = heapq.heappop(self._queue)
+                self._queued.discard(key)
+                await self._schedule(key)
+        finally:
+            for task in watchers + list(self._bind_tasks):
+                task.cancel()
+
+    async def _retry_parked(self) -> None:
+        while True:
+            await asyncio.sleep(RETRY_UNSCHEDULABLE_SECONDS)
+            self._unpark()
+
+    async def _schedule(self, key: str) -> None:
+        ns, _, name = key.partition("/")
+        pod = self.pods.get(ns, name)
+        if pod is None or (pod.get("spec") or {}).get("nodeName") or _is_terminal(pod):
+            return
+        info = PodInfo.from_pod(pod)
+        decision = self.scheduler.schedule_one(info, self.state)
+        if decision.node is None:
+            self._parked.add(key)
+            await self._report_unschedulable(pod, decision)
+            return
+        self.scheduler.assume(self.state, info, decision)
+        await self._binds.acquire()
+        task = asyncio.create_task(self._bind(pod, info, decision))
+        self._bind_tasks.add(task)
+        task.add_done_callback(self._bind_tasks.discard)
+
+    async def _bind(self, pod: dict[str, Any], info: PodInfo, decision: Decision) -> None:
+        md = pod["metadata"]
+        try:
+            annotations = {}
+            if decision.devices:
+                annotations[names.GPU_DEVICES_ANNOTATION] = decision.device_annotation
+            assert decision.node is not None
+            await self.client.bind(md["namespace"], md["name"], decision.node, annotations)
+            self._last_message.pop(_key(pod), None)
+        except errors.APIError as exc:
+            self.state.forget(info.key)
+            if isinstance(exc, errors.NotFound):
+                return
+            if isinstance(exc, errors.Conflict):
+                return  # bound by someone else, or being deleted: the watch tells us
+            log.warning("binding %s to %s failed: %s", _key(pod), decision.node, exc)
+            self._parked.add(_key(pod))
+        except Exception as exc:
+            self.state.forget(info.key)
+            log.warning("binding %s failed: %s", _key(pod), exc)
+            self._parked.add(_key(pod))
+        finally:
+            self._binds.release()
+
+    async def _report_unschedulable(self, pod: dict[str, Any], decision: Decision) -> None:
+        key = _key(pod)
+        message = decision.message or "0/0 nodes are available"
+        if self._last_message.get(key) == message:
+            return
+        self._last_message[key] = message
+        conditions = [c for c in (pod.get("status") or {}).get("conditions") or []
+                      if c.get("type") != "PodScheduled"]
+        conditions.append({"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+                           "message": message, "lastProbeTime": None,
+                           "lastTransitionTime": now_rfc3339()})
+        md = pod["metadata"]
+        try:
+            await self.client.patch(PODS, md["name"], {"status": {"conditions": conditions}},
+                                    md["namespace"], subresource="status")
+        except errors.APIError as exc:
+            log.debug("could not mark %s unschedulable: %s", key, exc)
+        await self.events.record(pod, "Warning", "FailedScheduling", message)
+
+
+def build(client: Client) -> list[Any]:
+    return [LiveScheduler(client)]
