@@ -217,7 +217,7 @@ def reachable(messages: dict[str, dict[str, list[Any]]], roots: list[str]) -> se
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("protos", nargs="+", type=Path, help="generated.proto files")
-    parser.add_argument("--source", action="append", default=[],
+    parser.add_argument("--source", action="append", required=True,
                         help="repository@commit the files came from (repeatable)")
     parser.add_argument("--out", type=Path,
                         default=Path(__file__).resolve().parent.parent

@@ -268,3 +268,21 @@ def resource_types_from_crd(crd: dict[str, Any]) -> list[ResourceType]:
             )
         )
     return out
+
+
+def accepted_crd_status(crd: dict[str, Any], now: str) -> dict[str, Any]:
+    """The status a CRD gets once its names are accepted and it is served (Established)."""
+    spec = crd.get("spec") or {}
+    names = dict(spec.get("names") or {})
+    names.setdefault("singular", str(names.get("kind", "")).lower())
+    names.setdefault("listKind", f"{names.get('kind', '')}List")
+    return {
+        "acceptedNames": names,
+        "storedVersions": [v.get("name") for v in spec.get("versions") or [] if v.get("storage")],
+        "conditions": [
+            {"type": "NamesAccepted", "status": "True", "reason": "NoConflicts",
+             "message": "no conflicts found", "lastTransitionTime": now},
+            {"type": "Established", "status": "True", "reason": "InitialNamesAccepted",
+             "message": "the initial names have been accepted", "lastTransitionTime": now},
+        ],
+    }

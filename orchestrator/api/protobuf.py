@@ -254,9 +254,8 @@ def _schema_or(second: str) -> Callable[[_Decoder, Fields, int], Any]:
     """JSONSchemaPropsOrArray/OrStringArray: the list when it has items, else the schema."""
 
     def convert(d: _Decoder, fields: Fields, depth: int) -> Any:
-        flags = REPEATED
         if fields.get(2):
-            return d.field(second, flags, fields[2], depth, "JSONSchemaPropsOr.items")
+            return d.field(second, REPEATED, fields[2], depth, "JSONSchemaPropsOr.items")
         if 1 in fields:
             return d.field(_PROPS, 0, fields[1], depth, "JSONSchemaPropsOr.schema")
         return None
@@ -298,13 +297,13 @@ def _group(fields: list[wire.Field]) -> Fields:
 
 def _expect(kind: str, wire_type: int, raw: wire.Raw, where: str) -> wire.Raw:
     if wire_type != wire.wire_type(kind):
-        raise wire.bad(f"{where}: a {kind} cannot have wire type {wire_type}")
+        raise wire.bad(f"{where}: wire type {wire_type} is not valid for {kind}")
     return raw
 
 
 def _payload(wire_type: int, raw: wire.Raw, where: str) -> bytes:
     if wire_type != wire.LENGTH or not isinstance(raw, bytes):
-        raise wire.bad(f"{where}: a message cannot have wire type {wire_type}")
+        raise wire.bad(f"{where}: wire type {wire_type} is not valid for a message")
     return raw
 
 

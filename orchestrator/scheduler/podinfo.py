@@ -103,7 +103,10 @@ class PodInfo:
         devices: DeviceAssignment = ()
         raw_devices = annotations.get(names.GPU_DEVICES_ANNOTATION)
         if raw_devices:
-            devices = parse_device_annotation(str(raw_devices))
+            try:
+                devices = parse_device_annotation(str(raw_devices))
+            except ValueError:
+                devices = ()  # a bound pod then gets devices re-chosen; see add_bound_pod
         identity = any(k in _NODE_IDENTITY_KEYS for k, _ in selector) or any(
             r.key in _NODE_IDENTITY_KEYS for t in terms for r in t.expressions + t.fields)
         return cls(

@@ -5,16 +5,27 @@ from __future__ import annotations
 from typing import Callable
 
 from .filters import default_filters
-from .fragmentation import FgdScore, StrandedGpuScore
+from .fragmentation import FgdScore, HybridFragScore, StrandedGpuScore
 from .scheduler import Scheduler
 from .scores import BestFit, GpuNodeAvoidance, LeastDeviceShare
 
-DEFAULT_POLICY = "stranded"
+DEFAULT_POLICY = "hybrid"
+
+
+def hybrid() -> Scheduler:
+    """Ours: minimise the increase of expected fragmentation, FGD's measure plus stranded GPU
+    (see `fragmentation`), in milli-GPU; best fit breaks near-ties; CPU-only pods stay away
+    from GPU nodes whenever they have a choice."""
+    return Scheduler(default_filters(), [
+        (HybridFragScore(), 1.0),
+        (BestFit(), 1.0),
+        (LeastDeviceShare(), 0.01),
+        (GpuNodeAvoidance(), 1e6),
+    ])
 
 
 def stranded() -> Scheduler:
-    """Ours: minimise expected stranded GPU (milli-GPU units), best fit as the tie-breaker,
-    CPU-only pods away from GPU nodes whenever they have a choice."""
+    """Stranded GPU alone (an ablation of ours)."""
     return Scheduler(default_filters(), [
         (StrandedGpuScore(), 1.0),
         (BestFit(), 1.0),
@@ -35,6 +46,7 @@ def bestfit() -> Scheduler:
 
 
 POLICIES: dict[str, Callable[[], Scheduler]] = {
+    "hybrid": hybrid,
     "stranded": stranded,
     "fgd": fgd,
     "bestfit": bestfit,

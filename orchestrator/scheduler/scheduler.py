@@ -92,8 +92,8 @@ class Scheduler:
         best: tuple[float, int | None] | None = None
         for target, devices in self._device_options(pod, node):
             total = 0.0
-            for plugin, weight in self.scores:
-                total += weight * plugin.score(pod, node, devices)
+            for scorer, weight in self.scores:
+                total += weight * scorer.score(pod, node, devices)
             if best is None or total > best[0]:
                 best = (total, target)
         assert best is not None  # GpuFit passed, so at least one option exists

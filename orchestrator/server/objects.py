@@ -16,9 +16,14 @@ from typing import Any, Callable
 
 from orchestrator.api import apply as ssa
 from orchestrator.api import defaults, errors, meta, patch, schemas, validation
-from orchestrator.api.kinds import Registry, ResourceType, resource_types_from_crd
+from orchestrator.api.kinds import (
+    Registry,
+    ResourceType,
+    accepted_crd_status,
+    resource_types_from_crd,
+)
 from orchestrator.api.selectors import parse_field_selector, parse_label_selector
-from orchestrator.server import allocation
+from orchestrator.server import allocation, namespaces
 from orchestrator.store import Change, Store
 
 log = logging.getLogger(__name__)
@@ -506,7 +511,7 @@ class ObjectService:
             return self.served(rt, marked), False
         stored = self._write(rt, marked)
         if rt.key == NAMESPACE_KEY:
-            self._finalize_namespace(name)
+            namespaces.finalize(self, name)
             stored = self.store.get(rt.key, "", name) or stored
         return self.served(rt, stored), self.store.get(rt.key, ns, name) is None
 
@@ -547,7 +552,7 @@ class ObjectService:
         if rt.key == CRD_KEY:
             self._drop_crd(obj)
         elif rt.namespaced:
-            self._maybe_finish_namespace(ns)
+            namespaces.maybe_finish(self, ns)
 
     def _write(self, rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
         md = obj["metadata"]
@@ -560,63 +565,10 @@ class ObjectService:
             self._serve_crd(event.obj)
         return event.obj
 
-    # -- namespaces ----------------------------------------------------------------------
-
-    def _finalize_namespace(self, name: str) -> None:
-        """Delete what a terminating namespace holds; it goes once it is empty.
-
-        Kubernetes does this in the namespace controller; doing it in the server keeps
-        `kubectl delete namespace` working before any controller runs. Objects held by
-        finalizers keep the namespace in Terminating until they are gone.
-        """
-        for rt in self._namespaced_types():
-            for obj in list(self.store.objects(rt.key, name)):
-                if obj["metadata"].get("deletionTimestamp"):
-                    continue
-                try:
-                    self.delete(rt, name, obj["metadata"]["name"], DeleteOptions(grace_period=0))
-                except errors.NotFound:
-                    continue
-        self._maybe_finish_namespace(name)
-
-    def _namespaced_types(self) -> list[ResourceType]:
-        seen: dict[str, ResourceType] = {}
-        for rt in self.registry.all():
-            if rt.namespaced and rt.key not in seen:
-                seen[rt.key] = self.registry.storage_type(rt)
-        return list(seen.values())
-
-    def _maybe_finish_namespace(self, name: str) -> None:
-        ns_obj = self.store.get(NAMESPACE_KEY, "", name)
-        if ns_obj is None or not ns_obj["metadata"].get("deletionTimestamp"):
-            return
-        if any(self.store.objects(rt.key, name) for rt in self._namespaced_types()):
-            return
-        remaining = [f for f in ns_obj["metadata"].get("finalizers") or []
-                     if f not in ("kubernetes", "orphan", "foregroundDeletion")]
-        if remaining:
-            return
-        self.store.commit([Change(NAMESPACE_KEY, "", name, None)])
-
     # -- custom resource definitions -----------------------------------------------------
 
     def _accept_crd(self, crd: dict[str, Any]) -> None:
-        spec = crd.get("spec") or {}
-        names = dict(spec.get("names") or {})
-        names.setdefault("singular", str(names.get("kind", "")).lower())
-        names.setdefault("listKind", f"{names.get('kind', '')}List")
-        status = crd.setdefault("status", {})
-        status["acceptedNames"] = names
-        status["storedVersions"] = [
-            v.get("name") for v in spec.get("versions") or [] if v.get("storage")
-        ]
-        now = self._now()
-        status["conditions"] = [
-            {"type": "NamesAccepted", "status": "True", "reason": "NoConflicts",
-             "message": "no conflicts found", "lastTransitionTime": now},
-            {"type": "Established", "status": "True", "reason": "InitialNamesAccepted",
-             "message": "the initial names have been accepted", "lastTransitionTime": now},
-        ]
+        crd["status"] = accepted_crd_status(crd, self._now())
 
     def _serve_crd(self, crd: dict[str, Any]) -> None:
         try:

@@ -24,7 +24,7 @@ import pytest
 DATA = Path(os.environ.get("OPENB_DATA", Path(__file__).resolve().parents[3] / "shared" / "data" / "openb"))
 NODES = "openb_node_list_gpu_node.csv"
 TRACES = ("default", "gpushare40", "multigpu20")
-POLICIES = ("stranded", "fgd", "bestfit")
+POLICIES = ("hybrid", "fgd", "bestfit")
 # FGD paper artefact (hkust-adsl/kubernetes-scheduler-simulator, expected results), 130% load.
 PUBLISHED = {"default": {"fgd": 95.39, "bestfit": 93.08},
              "gpushare40": {"fgd": 94.15},

@@ -1,0 +1,151 @@
+"""The container shim: one small process per container instance, like CRI-O's conmon.
+
+Run as `python -S shim.py SPEC.json` (stdlib only: it must start fast and must not import the
+control plane). It outlives the control plane, which is what lets a restarted control plane
+adopt running containers: the shim, not the control plane, owns the container's pipes, writes
+its output to the log file in the CRI format (`<RFC3339Nano> stdout|stderr F|P <text>`, which
+gives `timestamps` and `sinceSeconds` for free), and records the exit code in a file.
+
+Before starting the command it joins the pod's cgroup, applies bind mounts (when started in a
+private mount namespace by `unshare`), and sets rlimits in the child only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import signal
+import subprocess
+import sys
+import threading
+import time
+from typing import Any, BinaryIO
+
+_CHUNK = 16384
+
+
+def rfc3339_nano(moment: float | None = None) -> str:
+    t = time.time() if moment is None else moment
+    whole = int(t)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + f".{int((t - whole) * 1e9):09d}Z"
+
+
+class LogWriter:
+    """Serialises lines from both streams into one CRI-format file."""
+
+    def __init__(self, path: str) -> None:
+        self._fh = open(path, "ab", buffering=0)
+        self._lock = threading.Lock()
+
+    def line(self, stream: str, data: bytes, partial: bool = False) -> None:
+        tag = b"P" if partial else b"F"
+        record = rfc3339_nano().encode() + b" " + stream.encode() + b" " + tag + b" " + data + b"\n"
+        with self._lock:
+            self._fh.write(record)
+
+
+def pump(pipe: BinaryIO, stream: str, out: LogWriter) -> None:
+    buffered = b""
+    while True:
+        chunk = os.read(pipe.fileno(), _CHUNK)
+        if not chunk:
+            break
+        buffered += chunk
+        *lines, buffered = buffered.split(b"\n")
+        for line in lines:
+            out.line(stream, line)
+        # A long line without a newline is flushed in pieces, as the CRI format allows.
+        while len(buffered) >= _CHUNK:
+            out.line(stream, buffered[:_CHUNK], partial=True)
+            buffered = buffered[_CHUNK:]
+    if buffered:
+        out.line(stream, buffered)
+
+
+def write_json(path: str, data: dict[str, Any]) -> None:
+    tmp = path + ".tmp"
+    with open(tmp, "w") as fh:
+        json.dump(data, fh)
+    os.replace(tmp, path)
+
+
+def apply_mounts(mounts: list[dict[str, Any]]) -> None:
+    for m in mounts:
+        src, dst = m["source"], m["target"]
+        if os.path.isdir(src):
+            os.makedirs(dst, exist_ok=True)
+        elif not os.path.exists(dst):
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            open(dst, "a").close()
+        subprocess.run(["mount", "--bind", src, dst], check=True, capture_output=True)
+        if m.get("readOnly"):
+            subprocess.run(["mount", "-o", "remount,bind,ro", dst], check=True,
+                           capture_output=True)
+
+
+def child_setup(rlimits: dict[str, int]) -> Any:
+    def setup() -> None:
+        for name, value in rlimits.items():
+            which = getattr(resource, name)
+            resource.setrlimit(which, (value, value))
+    return setup
+
+
+def _ignore(signum: int, frame: Any) -> None:
+    # The container's process group gets SIGTERM; the shim must live on to record the exit.
+    # A handler (unlike SIG_IGN) is reset by exec, so the command sees default dispositions.
+    pass
+
+
+def main(spec_path: str) -> int:
+    with open(spec_path) as fh:
+        spec = json.load(fh)
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, _ignore)
+    out = LogWriter(spec["log"])
+    exit_file = spec["exitFile"]
+    try:
+        if spec.get("cgroup"):
+            with open(os.path.join(spec["cgroup"], "cgroup.procs"), "w") as fh:
+                fh.write(str(os.getpid()))
+        apply_mounts(spec.get("mounts") or [])
+    except (OSError, subprocess.CalledProcessError) as exc:
+        detail = getattr(exc, "stderr", b"") or b""
+        message = f"failed to prepare the container: {exc} {detail.decode(errors='replace')}"
+        out.line("stderr", message.encode())
+        write_json(exit_file, {"exitCode": 128, "reason": "StartError", "message": message,
+                               "finishedAt": time.time()})
+        return 128
+    argv = spec["command"]
+    try:
+        proc = subprocess.Popen(argv, env=spec["env"], cwd=spec.get("cwd") or None,
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, preexec_fn=child_setup(spec.get("rlimits") or {}))
+    except OSError as exc:
+        if isinstance(exc, FileNotFoundError) and exc.filename == argv[0]:
+            message = f'exec: "{argv[0]}": executable file not found in $PATH'
+        elif isinstance(exc, FileNotFoundError) and spec.get("cwd"):
+            message = f"chdir to cwd (\"{spec['cwd']}\") set in config.json failed: no such file or directory"
+        else:
+            message = f'exec: "{argv[0]}": {exc.strerror or exc}'
+        out.line("stderr", message.encode())
+        write_json(exit_file, {"exitCode": 128, "reason": "StartError", "message": message,
+                               "finishedAt": time.time()})
+        return 128
+    write_json(spec["startFile"], {"pid": proc.pid, "startedAt": time.time()})
+    threads = [threading.Thread(target=pump, args=(proc.stdout, "stdout", out), daemon=True),
+               threading.Thread(target=pump, args=(proc.stderr, "stderr", out), daemon=True)]
+    for t in threads:
+        t.start()
+    code = proc.wait()
+    for t in threads:
+        t.join(timeout=2)
+    signum = -code if code < 0 else 0
+    exit_code = 128 + signum if signum else code
+    write_json(exit_file, {"exitCode": exit_code, "signal": signum, "finishedAt": time.time()})
+    return exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))
