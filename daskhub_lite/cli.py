@@ -23,6 +23,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in argv[:1]
+    rest = argv[1:] if debug else argv
+    passthrough = control_plane_cli.PASSTHROUGH.get(rest[0]) if rest else None
+    if passthrough is not None:
+        try:
+            return passthrough(rest[1:])
+        except control_plane_cli.CLIError as err:
+            if debug:
+                raise
+            print(f"error: {err}", file=sys.stderr)
+            return 1
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))

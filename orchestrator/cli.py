@@ -4,6 +4,7 @@ foreground. Wiring only: the work is done by `ControlPlane`."""
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import signal
 import subprocess
@@ -131,6 +132,51 @@ def status(data_dir: Path) -> int:
     return 0 if health == "healthy" else 1
 
 
+def scheduler_command(rest: list[str]) -> int:
+    """`scheduler replay ...` replays a trace; otherwise run the standalone scheduler."""
+    if rest[:1] == ["replay"]:
+        from orchestrator.scheduler.replay import main as replay_main
+
+        return replay_main(rest[1:])
+    parser = argparse.ArgumentParser(
+        prog="daskhub-lite scheduler",
+        description="Run the GPU-aware scheduler against any Kubernetes API, for pods whose "
+                    "spec.schedulerName matches. Subcommand: replay (trace replay).")
+    parser.add_argument("--kubeconfig", required=True)
+    parser.add_argument("--scheduler-name", default="daskhub-lite-scheduler")
+    parser.add_argument("--policy", default=None, help="scoring policy (default: ours)")
+    parser.add_argument("--lease-namespace", default="kube-system")
+    parser.add_argument("--no-leader-elect", action="store_true")
+    args = parser.parse_args(rest)
+    if not Path(args.kubeconfig).exists():
+        raise CLIError(f"kubeconfig {args.kubeconfig} does not exist")
+    return asyncio.run(_run_scheduler(args))
+
+
+async def _run_scheduler(args: argparse.Namespace) -> int:
+    import socket
+
+    from orchestrator.client import Client
+    from orchestrator.client.leaderelection import LeaderElector
+    from orchestrator.scheduler.live import LiveScheduler
+
+    client = Client.from_kubeconfig(args.kubeconfig, user_agent=args.scheduler_name)
+    kwargs = {"policy": args.policy} if args.policy else {}
+    try:
+        async def lead() -> None:
+            await LiveScheduler(client, args.scheduler_name, **kwargs).run()
+
+        if args.no_leader_elect:
+            await lead()
+        else:
+            identity = f"{socket.gethostname()}_{os.getpid()}"
+            elector = LeaderElector(client, args.scheduler_name, args.lease_namespace, identity)
+            await elector.run(lead)
+    finally:
+        await client.close()
+    return 0
+
+
 def add_commands(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     p = sub.add_parser("up", help="start the embedded control plane")
     p.add_argument("--data-dir", type=Path, default=None)
@@ -142,12 +188,25 @@ def add_commands(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> 
     p = sub.add_parser("down", help="stop the embedded control plane")
     p.add_argument("--data-dir", type=Path, default=None)
     p.set_defaults(func=lambda a: down(a.data_dir or default_data_dir()))
+    # `scheduler` takes its own arguments (see PASSTHROUGH); listed here for --help.
+    sub.add_parser("scheduler", help="standalone GPU scheduler, or `scheduler replay`")
     p = sub.add_parser("status", help="is the embedded control plane running?")
     p.add_argument("--data-dir", type=Path, default=None)
     p.set_defaults(func=lambda a: status(a.data_dir or default_data_dir()))
 
 
+# Subcommands that parse their own argument lists.
+PASSTHROUGH = {"scheduler": scheduler_command}
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] and argv[0] in PASSTHROUGH:
+        try:
+            return PASSTHROUGH[argv[0]](argv[1:])
+        except CLIError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 1
     parser = argparse.ArgumentParser(prog="daskhub-lite")
     add_commands(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
