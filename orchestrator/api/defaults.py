@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, Callable, Mapping
 
 from orchestrator.api.kinds import ResourceType
+from orchestrator.api.schema_defaults import apply_schema_defaults
 
 JOB_UID_LABEL = "batch.kubernetes.io/controller-uid"
 JOB_NAME_LABEL = "batch.kubernetes.io/job-name"
@@ -335,8 +336,12 @@ _DEFAULTERS: Mapping[tuple[str, str], Callable[[Obj], None]] = {
 
 
 def apply_defaults(obj: dict[str, Any], rt: ResourceType) -> None:
-    """Fill in the defaults of `rt`'s kind, in place. Custom resources get none here."""
-    if not isinstance(obj, dict) or rt.custom:
+    """Fill in the defaults of `rt`'s kind, in place; custom resources get their schema's."""
+    if not isinstance(obj, dict):
+        return
+    if rt.custom:
+        if rt.crd_schema:
+            apply_schema_defaults(obj, rt.crd_schema)
         return
     defaulter = _DEFAULTERS.get((rt.group, rt.kind))
     if defaulter is not None:

@@ -172,3 +172,26 @@ def test_garbage_does_not_raise() -> None:
             apply_defaults(dict(junk), _rt("", kind))
         apply_defaults(dict(junk), _rt("apps", "Deployment"))
         apply_defaults(dict(junk), _rt("batch", "Job"))
+
+
+def test_custom_resources_get_their_schema_defaults() -> None:
+    from orchestrator.api.kinds import resource_types_from_crd
+
+    crd = {"spec": {"group": "example.com", "scope": "Namespaced",
+                    "names": {"plural": "things", "kind": "Thing"},
+                    "versions": [{"name": "v1", "served": True, "storage": True, "schema": {
+                        "openAPIV3Schema": {"type": "object", "properties": {"spec": {
+                            "type": "object", "properties": {
+                                "size": {"type": "integer", "default": 3},
+                                "ports": {"type": "array", "items": {
+                                    "type": "object", "properties": {
+                                        "protocol": {"type": "string", "default": "TCP"},
+                                        "port": {"type": "integer"}}}},
+                            }}}}}}]}}
+    (rt,) = resource_types_from_crd(crd)
+    obj = {"apiVersion": "example.com/v1", "kind": "Thing", "metadata": {"name": "t"},
+           "spec": {"ports": [{"port": 80}, {"port": 53, "protocol": "UDP"}]}}
+    apply_defaults(obj, rt)
+    assert obj["spec"]["size"] == 3
+    assert obj["spec"]["ports"] == [{"port": 80, "protocol": "TCP"},
+                                    {"port": 53, "protocol": "UDP"}]
