@@ -141,3 +141,34 @@ def pod_is_available(pod: Mapping[str, Any], min_ready_seconds: int = 0,
 
 def selector_labels(selector: Mapping[str, Any] | None) -> dict[str, str]:
     return dict((selector or {}).get("matchLabels") or {})
+
+
+def claim(owner: Mapping[str, Any], candidates: Any) -> tuple[list[Obj], list[Obj], list[Obj]]:
+    """kube's ControllerRefManager claim, as (owned, adopt, release) for `owner`'s selector.
+
+    Owned objects that match stay; orphans that match are to be adopted (never by an owner
+    being deleted, never when they are being deleted themselves); owned objects that no
+    longer match are to be released. Objects controlled by someone else are left alone.
+    """
+    from orchestrator.api.selectors import label_selector_from_dict
+
+    selector = label_selector_from_dict((owner.get("spec") or {}).get("selector"))
+    uid = owner["metadata"].get("uid")
+    deleting = bool(owner["metadata"].get("deletionTimestamp"))
+    owned: list[Obj] = []
+    adopt: list[Obj] = []
+    release: list[Obj] = []
+    for obj in candidates:
+        md = obj.get("metadata") or {}
+        matches = selector.matches(md.get("labels") or {})
+        ref = controller_of(obj)
+        if ref is not None:
+            if ref.get("uid") != uid:
+                continue
+            if matches:
+                owned.append(obj)
+            elif not deleting:
+                release.append(obj)
+        elif matches and not deleting and not md.get("deletionTimestamp"):
+            adopt.append(obj)
+    return owned, adopt, release

@@ -44,7 +44,7 @@ class Backoff:
         """Seconds to wait before creating replacement pods."""
         if self.failures <= 0 or self.last_failure is None:
             return 0.0
-        wanted = min(BACKOFF_MAX, BACKOFF_BASE * 2 ** (self.failures - 1))
+        wanted = min(BACKOFF_MAX, BACKOFF_BASE * 2.0 ** (self.failures - 1))
         return max(0.0, wanted - (now - self.last_failure).total_seconds())
 
 

@@ -22,7 +22,7 @@ from orchestrator.api.kinds import BUILTIN_TYPES, ResourceType
 from orchestrator.api.meta import parse_time
 from orchestrator.api.selectors import label_selector_from_dict
 from orchestrator.api.workloads import (
-    condition, controller_of, owner_reference, pod_from_template, pod_is_active,
+    claim, condition, controller_of, owner_reference, pod_from_template, pod_is_active,
     pod_is_available, pod_is_ready, set_condition,
 )
 from orchestrator.client import (
@@ -56,29 +56,9 @@ class Claim:
 
 
 def claim_pods(rs: Obj, pods: Iterable[Obj]) -> Claim:
-    """kube's ClaimPods: keep owned matching pods, adopt matching orphans, release the rest.
-
-    `pods` should be the namespace's active pods. A ReplicaSet being deleted adopts nothing.
-    """
-    selector = label_selector_from_dict((rs.get("spec") or {}).get("selector"))
-    uid = rs["metadata"].get("uid")
-    deleting = bool(rs["metadata"].get("deletionTimestamp"))
-    out = Claim()
-    for pod in pods:
-        md = pod.get("metadata") or {}
-        matches = selector.matches(md.get("labels") or {})
-        ref = controller_of(pod)
-        if ref is not None:
-            if ref.get("uid") != uid:
-                continue
-            if matches:
-                out.owned.append(pod)
-            elif not deleting:
-                out.release.append(pod)
-            continue
-        if matches and not deleting and not md.get("deletionTimestamp"):
-            out.adopt.append(pod)
-    return out
+    """kube's ClaimPods over the namespace's active pods (see `workloads.claim`)."""
+    owned, adopt, release = claim(rs, pods)
+    return Claim(owned, adopt, release)
 
 
 def _time(value: str | None) -> float:

@@ -1,0 +1,65 @@
+"""The pod network of the embedded cluster: pod IPs, cluster DNS, Services, Ingress.
+
+Seams for the wiring layer:
+- `build(client, ingress_port=8080)` -> components to run (PodNetwork, endpoints
+  controller, service proxy, ingress controller);
+- `pod_network(components)` -> the PodNetwork among them, whose `attach(pod)` /
+  `detach(pod)` the runtime calls around a pod's processes;
+- `use_cluster_dns(kubeconfig)` for a user's own Python process.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from orchestrator.network.hook import daskhub_netpatch
+from orchestrator.network.podnet import (
+    HOOK_DIR,
+    POD_CIDR,
+    IPAllocator,
+    PodAttachment,
+    PodNetwork,
+    PodNetworkUnavailable,
+    check_platform,
+)
+
+__all__ = [
+    "HOOK_DIR", "POD_CIDR", "IPAllocator", "PodAttachment", "PodNetwork",
+    "PodNetworkUnavailable", "build", "check_platform", "pod_network", "use_cluster_dns",
+]
+
+DEFAULT_INGRESS_PORT = 8080
+
+
+def build(client: Any, *, ingress_port: int | None = DEFAULT_INGRESS_PORT,
+          pod_network_mode: str | None = None) -> list[Any]:
+    """The network's components; `ingress_port=None` leaves the ingress controller out."""
+    from orchestrator.network.endpoints import EndpointsController
+    from orchestrator.network.ingress import IngressController
+    from orchestrator.network.serviceproxy import ServiceProxy
+
+    out: list[Any] = [PodNetwork(client, mode=pod_network_mode), EndpointsController(client),
+                      ServiceProxy(client)]
+    if ingress_port is not None:
+        out.append(IngressController(client, port=ingress_port))
+    return out
+
+
+def pod_network(components: list[Any]) -> PodNetwork:
+    return next(c for c in components if isinstance(c, PodNetwork))
+
+
+def use_cluster_dns(kubeconfig: str | None = None, namespace: str | None = None) -> None:
+    """Resolve cluster names (`svc`, `svc.ns`, `svc.ns.svc.cluster.local`, pod hostnames of
+    headless Services) in this Python process through the API named by `kubeconfig`
+    (default: $KUBECONFIG, else ~/.kube/config), so `distributed.Client("tcp://sched.ns:8786")`
+    connects straight to the Service. Other names still go to the system resolver."""
+    import os
+
+    path = kubeconfig or os.environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
+    daskhub_netpatch.install(kubeconfig=str(path), namespace=namespace, pod_ip=None)
+
+
+def stop_cluster_dns() -> None:
+    """Undo `use_cluster_dns`."""
+    daskhub_netpatch.uninstall()

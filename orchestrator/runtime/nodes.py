@@ -95,6 +95,7 @@ class NodeEntry:
     lease_period: float = 10.0
     uid: str = ""
     next_renew: float = 0.0
+    allocatable: dict[str, str] = field(default_factory=dict)
     extra_status: dict[str, Any] = field(default_factory=dict)
 
 
@@ -166,6 +167,7 @@ class NodeRegistry:
                 entry.spec.local or not entry.spec.capacity) else None
             obj = node_object(entry, use_host, pressure if entry.spec.runtime == "process"
                               else {})
+            entry.allocatable = dict(obj["status"]["allocatable"])
             async with sem:
                 entry.uid = await self._upsert(obj)
                 await self._renew(entry)

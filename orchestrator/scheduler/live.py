@@ -6,6 +6,10 @@ Decisions are made one pod at a time against the in-memory `ClusterState`; the p
 bounded number of binds in flight. A failed bind forgets the assumption and retries the pod.
 Pods that fit nowhere get `PodScheduled=False` with kube-scheduler's message and wait until
 the cluster changes (a node added or changed, a pod gone), or a periodic retry.
+
+Pod groups are planned whole (`gang`): no member is assumed until enough members fit, and
+while they wait each member says why. A pod that fits nowhere may preempt lower-priority
+pods (`live_preemption`), then binds once they are gone.
 """
 
 from __future__ import annotations
@@ -21,8 +25,9 @@ from orchestrator.api.kinds import BUILTIN_TYPES
 from orchestrator.api.meta import now_rfc3339
 from orchestrator.client import Client, EventRecorder, Informer
 
-from . import names
+from . import gang, names
 from .framework import Decision
+from .live_preemption import Preemptor
 from .nodeinfo import NodeInfo
 from .podinfo import PodInfo
 from .policies import DEFAULT_POLICY, make_scheduler
@@ -67,6 +72,8 @@ class LiveScheduler:
         self._wakeup = asyncio.Event()
         self._binds = asyncio.Semaphore(MAX_BINDS_IN_FLIGHT)
         self._bind_tasks: set[asyncio.Task[None]] = set()
+        self._groups: dict[str, set[str]] = {}  # "ns/group" -> member pod keys
+        self.preemptor = Preemptor(client, self.scheduler, self.state, self.pods, self.events)
         self.nodes.add_handler(self._on_node)
         self.pods.add_handler(self._on_pod)
 
@@ -92,6 +99,8 @@ class LiveScheduler:
 
     def _on_pod(self, etype: str, old: dict[str, Any] | None,
                 new: dict[str, Any] | None) -> None:
+        self.preemptor.observe_pod(old, new)
+        self._track_group(old, new)
         if new is None or _is_terminal(new):
             key = _key(new or old or {})
             if self.state.forget(key) is not None:
@@ -114,6 +123,23 @@ class LiveScheduler:
             return  # assumed; the bind is in flight
         if key not in self._parked:
             self._enqueue(new)
+
+    def _track_group(self, old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
+        pod = new or old or {}
+        md = pod.get("metadata") or {}
+        labels, annotations = md.get("labels") or {}, md.get("annotations") or {}
+        name = labels.get(names.POD_GROUP_LABEL) or annotations.get(names.VOLCANO_GROUP_ANNOTATION)
+        if not name:
+            return
+        group = f"{md.get('namespace', '')}/{name}"
+        if new is None or _is_terminal(new):
+            members = self._groups.get(group)
+            if members is not None:
+                members.discard(_key(pod))
+                if not members:
+                    del self._groups[group]
+        else:
+            self._groups.setdefault(group, set()).add(_key(pod))
 
     def _account_bound(self, pod: dict[str, Any]) -> None:
         key = _key(pod)
@@ -152,10 +178,12 @@ class LiveScheduler:
     async def wait_ready(self) -> None:
         await self.nodes.wait_synced()
         await self.pods.wait_synced()
+        await self.preemptor.budgets.wait_synced()
 
     async def run(self) -> None:
         watchers = [asyncio.create_task(self.nodes.run()),
                     asyncio.create_task(self.pods.run()),
+                    asyncio.create_task(self.preemptor.budgets.run()),
                     asyncio.create_task(self._retry_parked())]
         try:
             await self.wait_ready()
@@ -165,6 +193,8 @@ class LiveScheduler:
                     await self._wakeup.wait()
                     continue
                 _, _, key = heapq.heappop(self._queue)
+                if key not in self._queued:
+                    continue  # a stale entry: parked with its group, or already placed
                 self._queued.discard(key)
                 await self._schedule(key)
         finally:
@@ -181,17 +211,60 @@ class LiveScheduler:
         pod = self.pods.get(ns, name)
         if pod is None or (pod.get("spec") or {}).get("nodeName") or _is_terminal(pod):
             return
+        if key in self.state.pod_nodes:
+            return  # assumed with its group; the bind is in flight
         info = PodInfo.from_pod(pod)
+        if info.group is not None:
+            await self._schedule_group(info)
+            return
         decision = self.scheduler.schedule_one(info, self.state)
         if decision.node is None:
             self._parked.add(key)
-            await self._report_unschedulable(pod, decision)
+            await self._report_unschedulable(pod, decision.message)
+            await self.preemptor.attempt(pod, info)
             return
+        await self._assume_and_bind(pod, info, decision)
+
+    async def _assume_and_bind(self, pod: dict[str, Any], info: PodInfo,
+                               decision: Decision) -> None:
         self.scheduler.assume(self.state, info, decision)
         await self._binds.acquire()
         task = asyncio.create_task(self._bind(pod, info, decision))
         self._bind_tasks.add(task)
         task.add_done_callback(self._bind_tasks.discard)
+
+    async def _schedule_group(self, info: PodInfo) -> None:
+        """Plan every pending member of the pod's group at once; bind all or none."""
+        group = gang.group_key(info)
+        assert group is not None and info.group is not None
+        pending: list[tuple[dict[str, Any], PodInfo]] = []
+        bound = 0
+        for key in sorted(self._groups.get(group, ())):
+            ns, _, name = key.partition("/")
+            raw = self.pods.get(ns, name)
+            if raw is None or _is_terminal(raw) or (raw.get("metadata") or {}).get("deletionTimestamp"):
+                continue
+            if (raw.get("spec") or {}).get("nodeName") or key in self.state.pod_nodes:
+                bound += 1
+            elif (raw.get("spec") or {}).get("schedulerName", DEFAULT_SCHEDULER_NAME) == self.scheduler_name:
+                pending.append((raw, PodInfo.from_pod(raw)))
+        if not pending:
+            return
+        minimum = info.group.min_member or bound + len(pending)
+        plan = gang.plan_gang(self.scheduler, self.state, group, minimum,
+                              [m for _, m in pending], bound)
+        raws = {m.key: raw for raw, m in pending}
+        if plan.placed:
+            for member, decision in plan.decisions:
+                self._queued.discard(member.key)
+                self._parked.discard(member.key)
+                await self._assume_and_bind(raws[member.key], member, decision)
+            return
+        for raw, member in pending:
+            self._queued.discard(member.key)
+            self._parked.add(member.key)
+        for raw, _ in pending:
+            await self._report_unschedulable(raw, plan.message)
 
     async def _bind(self, pod: dict[str, Any], info: PodInfo, decision: Decision) -> None:
         md = pod["metadata"]
@@ -217,9 +290,9 @@ class LiveScheduler:
         finally:
             self._binds.release()
 
-    async def _report_unschedulable(self, pod: dict[str, Any], decision: Decision) -> None:
+    async def _report_unschedulable(self, pod: dict[str, Any], message: str) -> None:
         key = _key(pod)
-        message = decision.message or "0/0 nodes are available"
+        message = message or "0/0 nodes are available"
         if self._last_message.get(key) == message:
             return
         self._last_message[key] = message

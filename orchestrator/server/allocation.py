@@ -5,8 +5,11 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-# The service CIDR kubeadm uses by default; 10.96.0.1 is the `kubernetes` Service.
-SERVICE_CIDR = ipaddress.ip_network("10.96.0.0/12")
+# A loopback service range (kubeadm's 10.96.0.0/12, moved into 127/8): Linux routes all of
+# 127.0.0.0/8 to lo, so the service proxy can listen on each cluster IP itself and any
+# process, Python or not, reaches it. 127.96.0.1 is the `kubernetes` Service. Kept equal to
+# orchestrator.network's SERVICE_PREFIX (a test checks it).
+SERVICE_CIDR = ipaddress.ip_network("127.96.0.0/16")
 NODE_PORT_RANGE = range(30000, 32768)
 
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import warnings
 from typing import Any, Awaitable, Callable
 
 from aiohttp import web
 
 from orchestrator.api import discovery, errors, openapi
-from orchestrator.server import content
+from orchestrator.server import content, kubelet_proxy, portforward, proxy
 from orchestrator.server.objects import ObjectService
 from orchestrator.server.resources import ResourceHandlers
 
@@ -87,11 +88,28 @@ class APIServer:
             r.add_get("/apis" + suffix, self.group_discovery)
         r.add_get("/openapi/v3", self.openapi_index)
         r.add_get("/openapi/v3/{path:.+}", self.openapi_document)
+        # Pod network: pods/portforward goes through the subresource table; pods/proxy and
+        # services/proxy carry a path after `proxy`, so they get routes of their own.
+        with warnings.catch_warnings():  # subresources.py looks this up by its string key
+            warnings.simplefilter("ignore")
+            self.app["subresource_handlers"] = {
+                ("/pods", "portforward"):
+                    lambda req, t: portforward.handle(self.resources, req, t),
+            }
+        self.app[proxy.SESSIONS] = {}
+        kubelet_proxy.install(self.app, service, token)  # pods/log and pods/exec
+        self.app.on_cleanup.append(proxy.close_sessions)
+        for suffix in ("", "{path:/.*}"):
+            r.add_route("*", "/api/v1/namespaces/{namespace}/{kind:pods|services}/{name}/proxy"
+                        + suffix, self.proxy)
         r.add_route("*", "/api/{version}", self.core_version)
         r.add_route("*", "/api/{version}/{rest:.+}", self.core_resources)
         r.add_route("*", "/apis/{group}", self.group_info)
         r.add_route("*", "/apis/{group}/{version}", self.group_version)
         r.add_route("*", "/apis/{group}/{version}/{rest:.+}", self.group_resources)
+
+    async def proxy(self, request: web.Request) -> web.StreamResponse:
+        return await proxy.handle(self.resources, request)
 
     async def health(self, request: web.Request) -> web.Response:
         return web.Response(text="ok")

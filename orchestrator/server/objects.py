@@ -27,6 +27,9 @@ from orchestrator.server import allocation, namespaces
 from orchestrator.store import Change, Store
 
 log = logging.getLogger(__name__)
+# Classes every cluster has (kube-apiserver creates them at start-up).
+SYSTEM_PRIORITY_CLASSES = {"system-node-critical": 2000001000,
+                           "system-cluster-critical": 2000000000}
 
 CRD_KEY = "apiextensions.k8s.io/customresourcedefinitions"
 NAMESPACE_KEY = "/namespaces"
@@ -263,8 +266,34 @@ class ObjectService:
             status = obj.setdefault("status", {})
             status.setdefault("phase", "Pending")
             status.setdefault("qosClass", allocation.qos_class(obj))
+            self._admit_priority(obj)
         elif rt.key == CRD_KEY:
             self._accept_crd(obj)
+
+    def _admit_priority(self, pod: dict[str, Any]) -> None:
+        """The Priority admission plugin: `spec.priority` (and `preemptionPolicy`) from the
+        pod's PriorityClass, or from the class marked `globalDefault`."""
+        spec = pod.setdefault("spec", {})
+        wanted = spec.get("priorityClassName")
+        classes = {pc["metadata"]["name"]: pc
+                   for pc in self.store.objects("scheduling.k8s.io/priorityclasses")}
+        for name, value in SYSTEM_PRIORITY_CLASSES.items():
+            classes.setdefault(name, {"metadata": {"name": name}, "value": value})
+        if wanted:
+            chosen = classes.get(wanted)
+            if chosen is None:
+                raise errors.Forbidden(
+                    f'pods "{pod["metadata"].get("name", "")}" is forbidden: no PriorityClass '
+                    f"with name {wanted} was found")
+        else:
+            defaults_ = [pc for pc in classes.values() if pc.get("globalDefault")]
+            if not defaults_:
+                return
+            chosen = min(defaults_, key=lambda pc: (int(pc.get("value", 0)), pc["metadata"]["name"]))
+            spec["priorityClassName"] = chosen["metadata"]["name"]
+        spec["priority"] = int(chosen.get("value", 0))
+        if chosen.get("preemptionPolicy"):
+            spec["preemptionPolicy"] = chosen["preemptionPolicy"]
 
     # -- update --------------------------------------------------------------------------
 

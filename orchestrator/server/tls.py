@@ -19,7 +19,7 @@ from cryptography.x509.oid import NameOID
 
 SERVER_NAMES = ("localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc",
                 "kubernetes.default.svc.cluster.local")
-SERVER_IPS = ("127.0.0.1", "::1", "10.96.0.1")
+SERVER_IPS = ("127.0.0.1", "::1", "127.96.0.1", "10.96.0.1")
 VALIDITY = datetime.timedelta(days=3650)
 
 

@@ -1,0 +1,273 @@
+"""The DaemonSet controller's pure half (kube's daemon controller semantics).
+
+One pod per eligible node: the node must match the template's nodeSelector and required
+node affinity and its NoSchedule/NoExecute taints must be tolerated, counting the
+tolerations kube adds to every daemon pod. Pods are pinned with a required node affinity
+on `metadata.name` (not `spec.nodeName`), so the scheduler places them, as upstream.
+Rolling updates honour maxUnavailable and maxSurge.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from orchestrator.api.workloads import (
+    owner_reference, pod_from_template, pod_is_available, pod_is_ready, template_hash,
+)
+
+Obj = dict[str, Any]
+
+REVISION_LABEL = "controller-revision-hash"
+GENERATION_LABEL = "pod-template-generation"
+# Added to every daemon pod by kube's daemon controller (util.AddOrUpdateDaemonPodTolerations).
+DAEMON_TOLERATIONS: list[Obj] = [
+    {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute"},
+    {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute"},
+    {"key": "node.kubernetes.io/disk-pressure", "operator": "Exists", "effect": "NoSchedule"},
+    {"key": "node.kubernetes.io/memory-pressure", "operator": "Exists", "effect": "NoSchedule"},
+    {"key": "node.kubernetes.io/pid-pressure", "operator": "Exists", "effect": "NoSchedule"},
+    {"key": "node.kubernetes.io/unschedulable", "operator": "Exists", "effect": "NoSchedule"},
+]
+HOST_NETWORK_TOLERATION = {"key": "node.kubernetes.io/network-unavailable",
+                           "operator": "Exists", "effect": "NoSchedule"}
+
+
+@dataclass
+class DsPlan:
+    revision: Obj | None = None  # ControllerRevision to create
+    create_pods: list[Obj] = field(default_factory=list)
+    delete_pods: list[str] = field(default_factory=list)
+    status: Obj | None = None
+    events: list[tuple[str, str, str]] = field(default_factory=list)
+
+
+# -- node eligibility ---------------------------------------------------------------------
+
+def _expression_matches(req: Obj, values: dict[str, str]) -> bool:
+    key, op = req.get("key", ""), req.get("operator", "")
+    wanted = [str(v) for v in req.get("values") or []]
+    have = values.get(key)
+    if op == "In":
+        return have is not None and have in wanted
+    if op == "NotIn":
+        return have is None or have not in wanted
+    if op == "Exists":
+        return have is not None
+    if op == "DoesNotExist":
+        return have is None
+    if op in ("Gt", "Lt") and have is not None and len(wanted) == 1:
+        try:
+            return int(have) > int(wanted[0]) if op == "Gt" else int(have) < int(wanted[0])
+        except ValueError:
+            return False
+    return False
+
+
+def _term_matches(term: Obj, node: Obj) -> bool:
+    labels = node["metadata"].get("labels") or {}
+    fields = {"metadata.name": node["metadata"]["name"]}
+    exprs, fexprs = term.get("matchExpressions") or [], term.get("matchFields") or []
+    if not exprs and not fexprs:
+        return False  # an empty term matches nothing
+    return all(_expression_matches(r, labels) for r in exprs) and all(
+        _expression_matches(r, fields) for r in fexprs)
+
+
+def tolerates(tolerations: list[Obj], taint: Obj) -> bool:
+    for t in tolerations:
+        if t.get("effect") and t.get("effect") != taint.get("effect"):
+            continue
+        if not t.get("key"):
+            if t.get("operator") == "Exists":
+                return True
+            continue
+        if t.get("key") != taint.get("key"):
+            continue
+        if t.get("operator") == "Exists" or t.get("value", "") == taint.get("value", ""):
+            return True
+    return False
+
+
+def daemon_tolerations(pod_spec: Obj) -> list[Obj]:
+    tolerations = [dict(t) for t in pod_spec.get("tolerations") or []]
+    extra = DAEMON_TOLERATIONS + ([HOST_NETWORK_TOLERATION] if pod_spec.get("hostNetwork") else [])
+    for add in extra:
+        if not any(t.get("key") == add["key"] and t.get("effect") == add["effect"]
+                   for t in tolerations):
+            tolerations.append(dict(add))
+    return tolerations
+
+
+def should_run(ds: Obj, node: Obj) -> bool:
+    pod_spec = ((ds.get("spec") or {}).get("template") or {}).get("spec") or {}
+    labels = node["metadata"].get("labels") or {}
+    for key, value in (pod_spec.get("nodeSelector") or {}).items():
+        if labels.get(key) != value:
+            return False
+    required = (((pod_spec.get("affinity") or {}).get("nodeAffinity") or {}).get(
+        "requiredDuringSchedulingIgnoredDuringExecution") or {})
+    terms = required.get("nodeSelectorTerms")
+    if terms is not None and not any(_term_matches(t, node) for t in terms):
+        return False
+    tolerations = daemon_tolerations(pod_spec)
+    for taint in (node.get("spec") or {}).get("taints") or []:
+        if taint.get("effect") in ("NoSchedule", "NoExecute") and not tolerates(tolerations,
+                                                                                 taint):
+            return False
+    return True
+
+
+# -- pods ---------------------------------------------------------------------------------
+
+def new_pod(ds: Obj, node_name: str, revision_hash: str) -> Obj:
+    template = copy.deepcopy((ds.get("spec") or {}).get("template") or {})
+    pod = pod_from_template(template, ds, extra_labels={
+        REVISION_LABEL: revision_hash,
+        GENERATION_LABEL: str(ds["metadata"].get("generation", 1))})
+    spec = pod["spec"]
+    spec["tolerations"] = daemon_tolerations(spec)
+    # As upstream: pin with node affinity on the node's name and let the scheduler bind.
+    affinity = spec.setdefault("affinity", {})
+    affinity.setdefault("nodeAffinity", {})["requiredDuringSchedulingIgnoredDuringExecution"] = {
+        "nodeSelectorTerms": [{"matchFields": [
+            {"key": "metadata.name", "operator": "In", "values": [node_name]}]}]}
+    return pod
+
+
+def pod_node(pod: Obj) -> str | None:
+    """The node a daemon pod is for: its binding, else the name in its pinning affinity."""
+    spec = pod.get("spec") or {}
+    if spec.get("nodeName"):
+        return str(spec["nodeName"])
+    required = (((spec.get("affinity") or {}).get("nodeAffinity") or {}).get(
+        "requiredDuringSchedulingIgnoredDuringExecution") or {})
+    for term in required.get("nodeSelectorTerms") or []:
+        for req in term.get("matchFields") or []:
+            if req.get("key") == "metadata.name" and req.get("values"):
+                return str(req["values"][0])
+    return None
+
+
+def _int_or_percent(value: Any, total: int, round_up: bool) -> int:
+    if isinstance(value, str) and value.endswith("%"):
+        raw = float(value[:-1]) * total / 100
+        return math.ceil(raw) if round_up else math.floor(raw)
+    return int(value or 0)
+
+
+def revision_hash(ds: Obj) -> str:
+    collisions = int((ds.get("status") or {}).get("collisionCount") or 0)
+    return template_hash((ds.get("spec") or {}).get("template") or {}, collisions)
+
+
+def plan(ds: Obj, nodes: list[Obj], pods: list[Obj], now: datetime,
+         have_revision: bool = True) -> DsPlan:
+    spec = ds.get("spec") or {}
+    result = DsPlan()
+    current = revision_hash(ds)
+    if not have_revision:
+        labels = dict((spec.get("selector") or {}).get("matchLabels") or {})
+        labels[REVISION_LABEL] = current
+        result.revision = {
+            "apiVersion": "apps/v1", "kind": "ControllerRevision",
+            "metadata": {"name": f"{ds['metadata']['name']}-{current}",
+                         "namespace": ds["metadata"].get("namespace"), "labels": labels,
+                         "ownerReferences": [owner_reference(ds)]},
+            "data": {"spec": {"template": {**copy.deepcopy(spec.get("template") or {}),
+                                           "$patch": "replace"}}},
+            "revision": int(ds["metadata"].get("generation", 1))}
+    min_ready = int(spec.get("minReadySeconds") or 0)
+    by_node: dict[str, list[Obj]] = {}
+    for pod in pods:
+        if pod["metadata"].get("deletionTimestamp"):
+            continue
+        node = pod_node(pod)
+        if node is not None:
+            by_node.setdefault(node, []).append(pod)
+    eligible = {n["metadata"]["name"] for n in nodes if should_run(ds, n)}
+    known_nodes = {n["metadata"]["name"] for n in nodes}
+
+    desired = current_sched = misscheduled = ready = available = updated = 0
+    old_pods: list[tuple[str, Obj, Obj | None]] = []  # (node, old pod, new pod on node)
+    for node_name in sorted(known_nodes | set(by_node)):
+        node_pods = sorted(by_node.get(node_name, []),
+                           key=lambda p: p["metadata"].get("creationTimestamp", ""))
+        runnable = [p for p in node_pods if (p.get("status") or {}).get("phase") != "Failed"]
+        for failed in (p for p in node_pods if p not in runnable):
+            result.delete_pods.append(failed["metadata"]["name"])
+            result.events.append(("Warning", "FailedDaemonPod",
+                                  f"Found failed daemon pod {ds['metadata'].get('namespace')}/"
+                                  f"{failed['metadata']['name']} on node {node_name}, will "
+                                  "try to kill it"))
+        if node_name not in eligible:
+            if runnable:
+                misscheduled += 1
+                result.delete_pods += [p["metadata"]["name"] for p in runnable]
+            continue
+        desired += 1
+        if not runnable:
+            result.create_pods.append(new_pod(ds, node_name, current))
+            continue
+        current_sched += 1
+        new = [p for p in runnable if p["metadata"].get("labels", {}).get(REVISION_LABEL)
+               == current]
+        old = [p for p in runnable if p not in new]
+        # More than one pod of a revision on a node: keep the oldest.
+        for extra in new[1:] + old[1:]:
+            result.delete_pods.append(extra["metadata"]["name"])
+        keep = new[0] if new else old[0]
+        if new:
+            updated += 1
+        if pod_is_ready(keep):
+            ready += 1
+        if pod_is_available(keep, min_ready, now):
+            available += 1
+        if old:
+            old_pods.append((node_name, old[0], new[0] if new else None))
+
+    # -- rolling update -----------------------------------------------------------------
+    strategy = spec.get("updateStrategy") or {}
+    if strategy.get("type", "RollingUpdate") == "RollingUpdate" and old_pods:
+        rolling = strategy.get("rollingUpdate") or {}
+        max_surge = _int_or_percent(rolling.get("maxSurge", 0), desired, True)
+        max_unavailable = _int_or_percent(rolling.get("maxUnavailable", 1), desired, False)
+        if max_surge == 0 and max_unavailable == 0:
+            max_unavailable = 1
+        unavailable = desired - available
+        surging = 0
+        for node_name, stale, fresh in old_pods:
+            if fresh is not None:
+                if pod_is_available(fresh, min_ready, now):
+                    result.delete_pods.append(stale["metadata"]["name"])  # surge done here
+                else:
+                    surging += 1
+                continue
+            if max_surge > 0:
+                if surging < max_surge:
+                    result.create_pods.append(new_pod(ds, node_name, current))
+                    surging += 1
+            elif not pod_is_available(stale, min_ready, now):
+                result.delete_pods.append(stale["metadata"]["name"])  # already down: no cost
+            elif unavailable < max_unavailable:
+                result.delete_pods.append(stale["metadata"]["name"])
+                unavailable += 1
+
+    status = {
+        "desiredNumberScheduled": desired, "currentNumberScheduled": current_sched,
+        "numberMisscheduled": misscheduled, "numberReady": ready,
+        "numberAvailable": available, "numberUnavailable": max(0, desired - available),
+        "updatedNumberScheduled": updated,
+        "observedGeneration": ds["metadata"].get("generation", 1),
+    }
+    old_status = ds.get("status") or {}
+    if old_status.get("collisionCount"):
+        status["collisionCount"] = old_status["collisionCount"]
+    if old_status.get("conditions"):
+        status["conditions"] = old_status["conditions"]
+    if status != old_status:
+        result.status = status
+    return result

@@ -1,0 +1,1 @@
+"""The start-up hook folder put on pods' PYTHONPATH (see sitecustomize.py here)."""

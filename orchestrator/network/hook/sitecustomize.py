@@ -1,0 +1,44 @@
+"""Pod start-up hook: the runtime puts this folder first on a pod process's PYTHONPATH.
+
+When `DASKHUB_LITE_POD_IP` is set it patches sockets for the pod network (see
+daskhub_netpatch.py); then it runs the next `sitecustomize` on the path, if any, so a
+virtualenv's or distribution's own hook still runs. Nothing here may be slow: it runs
+before every Python program a pod starts.
+"""
+
+import os
+import sys
+
+
+def _install() -> None:
+    pod_ip = os.environ.get("DASKHUB_LITE_POD_IP")
+    if not pod_ip:
+        return
+    from daskhub_netpatch import install
+
+    install(kubeconfig=os.environ.get("KUBECONFIG"),
+            namespace=os.environ.get("DASKHUB_LITE_POD_NAMESPACE"), pod_ip=pod_ip)
+
+
+def _chain() -> None:
+    """Import the sitecustomize this one shadows, under its own name."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    own = sys.modules.get("sitecustomize")
+    saved = list(sys.path)
+    sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != here]
+    try:
+        del sys.modules["sitecustomize"]
+        import sitecustomize  # noqa: F401  (the next one on the path, if any)
+    except ImportError:
+        pass
+    finally:
+        sys.path[:] = saved
+        if own is not None:
+            sys.modules["sitecustomize"] = own
+
+
+try:
+    _install()
+except Exception as exc:  # a broken hook must not stop the pod's program
+    sys.stderr.write(f"daskhub-lite pod network hook failed: {exc}\n")
+_chain()

@@ -1,0 +1,89 @@
+"""A pod's folder: `<data>/pods/<uid>/` with its service-account files, kubeconfig, volumes,
+logs (`logs/<container>/<restartCount>.log`) and `state.json` (what a restarted control plane
+needs to adopt the pod's live processes)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import yaml
+
+from orchestrator.client import Credentials
+
+
+def pod_dir(data_dir: Path, uid: str) -> Path:
+    return data_dir / "pods" / uid
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+    os.replace(tmp, path)
+
+
+def write_credentials(folder: Path, credentials: Credentials, namespace: str) -> tuple[Path, Path]:
+    """The standard service-account files and a kubeconfig using them; returns both paths."""
+    sa = folder / "serviceaccount"
+    sa.mkdir(parents=True, exist_ok=True)
+    _write_private(sa / "token", (credentials.token or "").encode())
+    _write_private(sa / "ca.crt", credentials.ca_data or b"")
+    _write_private(sa / "namespace", namespace.encode())
+    cluster: dict[str, Any] = {"server": credentials.server}
+    if credentials.ca_data:
+        cluster["certificate-authority-data"] = base64.b64encode(credentials.ca_data).decode()
+    config = {
+        "apiVersion": "v1", "kind": "Config",
+        "clusters": [{"name": "daskhub-lite", "cluster": cluster}],
+        "users": [{"name": "pod", "user": {"token": credentials.token or ""}}],
+        "contexts": [{"name": "pod", "context": {"cluster": "daskhub-lite", "user": "pod",
+                                                 "namespace": namespace}}],
+        "current-context": "pod",
+    }
+    kubeconfig = folder / "kubeconfig"
+    _write_private(kubeconfig, yaml.safe_dump(config, sort_keys=False).encode())
+    return sa, kubeconfig
+
+
+def api_host_port(credentials: Credentials) -> tuple[str, str]:
+    url = urlparse(credentials.server)
+    return url.hostname or "127.0.0.1", str(url.port or (443 if url.scheme == "https" else 80))
+
+
+def log_path(folder: Path, container: str, restart: int) -> Path:
+    return folder / "logs" / container / f"{restart}.log"
+
+
+def prune_logs(folder: Path, container: str, keep_from: int) -> None:
+    """Keep the current and previous instance's logs only (what `--previous` can ask for)."""
+    directory = folder / "logs" / container
+    for path in directory.glob("*.log"):
+        try:
+            if int(path.stem) < keep_from:
+                path.unlink()
+        except ValueError:
+            continue
+
+
+def read_state(folder: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads((folder / "state.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def write_state(folder: Path, state: dict[str, Any]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    _write_private(folder / "state.json", json.dumps(state).encode())
+
+
+def remove(folder: Path) -> None:
+    shutil.rmtree(folder, ignore_errors=True)
