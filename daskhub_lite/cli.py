@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from daskhub_lite import jobs_cli
 from daskhub_lite.charts import commands as chart_commands
 from orchestrator import cli as control_plane_cli
 
@@ -21,6 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     control_plane_cli.add_commands(sub)
     chart_commands.add_commands(sub)
+    jobs_cli.add_commands(sub)
     return parser
 
 

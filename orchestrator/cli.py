@@ -59,13 +59,14 @@ def _healthy(url: str) -> bool:
         return False
 
 
-def up(data_dir: Path, port: int, foreground: bool, nodes: str | None) -> int:
+def up(data_dir: Path, port: int, foreground: bool, nodes: str | None,
+       ingress_port: int = 8080) -> int:
     data_dir.mkdir(parents=True, exist_ok=True)
     if _running_pid(data_dir) is not None:
         raise CLIError(f"a control plane is already running for {data_dir}; "
                        "run 'daskhub-lite down' first")
     if foreground:
-        cp = ControlPlane(data_dir=data_dir, port=port, nodes=nodes)
+        cp = ControlPlane(data_dir=data_dir, port=port, nodes=nodes, ingress_port=ingress_port)
         cp.start()
         pid_file, _ = _paths(data_dir)
         pid_file.write_text(str(os.getpid()))
@@ -83,7 +84,7 @@ def up(data_dir: Path, port: int, foreground: bool, nodes: str | None) -> int:
     kubeconfig = data_dir / "kubeconfig"
     before = kubeconfig.stat().st_mtime_ns if kubeconfig.exists() else 0
     cmd = [sys.executable, "-m", "orchestrator.cli", "up", "--foreground",
-           "--data-dir", str(data_dir), "--port", str(port)]
+           "--data-dir", str(data_dir), "--port", str(port), "--ingress-port", str(ingress_port)]
     if nodes:
         cmd += ["--nodes", nodes]
     with open(log_file, "ab") as log:
@@ -183,8 +184,10 @@ def add_commands(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> 
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--nodes", default=None, help="nodes file (YAML)")
     p.add_argument("--foreground", action="store_true")
+    p.add_argument("--ingress-port", type=int, default=8080,
+                   help="host port of the Ingress controller (default 8080)")
     p.set_defaults(func=lambda a: up(a.data_dir or default_data_dir(), a.port, a.foreground,
-                                     a.nodes))
+                                     a.nodes, a.ingress_port))
     p = sub.add_parser("down", help="stop the embedded control plane")
     p.add_argument("--data-dir", type=Path, default=None)
     p.set_defaults(func=lambda a: down(a.data_dir or default_data_dir()))

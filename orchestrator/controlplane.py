@@ -21,10 +21,11 @@ from typing import Any, Protocol
 import yaml
 from aiohttp import web
 
-from orchestrator import controllers, runtime, scheduler
+from orchestrator import controllers, network, runtime, scheduler
 from orchestrator.api.kinds import Registry
 from orchestrator.client import Client, Credentials
 from orchestrator.server.app import APIServer
+from orchestrator.server.auth import Auth, load_signing_key
 from orchestrator.server.bootstrap import bootstrap
 from orchestrator.server.objects import ObjectService
 from orchestrator.server.tls import ensure_certificates, server_context
@@ -33,7 +34,7 @@ from orchestrator.store import Store
 log = logging.getLogger(__name__)
 
 CONTEXT_NAME = "daskhub-lite"
-ALL_COMPONENTS = ("nodes", "scheduler", "controllers")
+ALL_COMPONENTS = ("network", "nodes", "scheduler", "controllers")
 
 
 def default_data_dir() -> Path:
@@ -55,6 +56,7 @@ class ControlPlane:
         nodes: Any = None,
         watch_history: int = 20_000,
         components: tuple[str, ...] = ALL_COMPONENTS,
+        ingress_port: int | None = 0,
     ) -> None:
         self.data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
         self.host = host
@@ -62,6 +64,8 @@ class ControlPlane:
         self.nodes = nodes
         self.watch_history = watch_history
         self.components = components
+        # 0: any free port (tests run many control planes); `daskhub-lite up` asks for 8080.
+        self.ingress_port = ingress_port
         self.token = ""
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -172,11 +176,12 @@ class ControlPlane:
         try:
             service = ObjectService(store, Registry())
             bootstrap(service)
-            server = APIServer(service, self.token)
+            _, crt, key = ensure_certificates(self.data_dir / "pki")
+            auth = Auth(store, self.token, load_signing_key(self.data_dir / "pki"))
+            server = APIServer(service, self.token, auth)
             runner = web.AppRunner(server.app, access_log=None, handler_cancellation=True,
                                    shutdown_timeout=1.0)
             await runner.setup()
-            _, crt, key = ensure_certificates(self.data_dir / "pki")
             site = web.TCPSite(runner, self.host, self.port, reuse_address=True,
                                ssl_context=server_context(crt, key))
             await site.start()
@@ -211,6 +216,8 @@ class ControlPlane:
     def _components(self, client: Client) -> list[Component]:
         """The cluster's moving parts, each an API client: nodes, scheduler, controllers."""
         out: list[Component] = []
+        if "network" in self.components:
+            out += network.build(client, ingress_port=self.ingress_port)
         if "nodes" in self.components:
             out += runtime.build(client, self.nodes, self.data_dir)
         if "scheduler" in self.components:

@@ -19,7 +19,7 @@ Regenerate (from checkouts of the three repositories, at the commits named in th
         --source "kubernetes/api@$(git -C api rev-parse HEAD)" \\
         --source "kubernetes/apimachinery@$(git -C apimachinery rev-parse HEAD)" \\
         --source "kubernetes/apiextensions-apiserver@$(git -C apiextensions-apiserver rev-parse HEAD)" \\
-        api/{core,apps,batch,autoscaling,networking,discovery,coordination,events,rbac,authentication}/v1/generated.proto \\
+        api/{core,apps,batch,autoscaling,networking,discovery,coordination,events,rbac,authentication,authorization}/v1/generated.proto \\
         api/{autoscaling/v2,scheduling/v1,scheduling/v1alpha3,policy/v1,storage/v1}/generated.proto \\
         apimachinery/pkg/{api/resource,apis/meta/v1,runtime,util/intstr}/generated.proto \\
         apiextensions-apiserver/pkg/apis/apiextensions/v1/generated.proto
@@ -71,6 +71,7 @@ GROUP_PACKAGES = {
     "apiextensions.k8s.io/v1": "apiextensions.v1",
     "meta.k8s.io/v1": "meta.v1",
     "authentication.k8s.io/v1": "authentication.v1",
+    "authorization.k8s.io/v1": "authorization.v1",
 }
 
 # The kinds a request body may carry: orchestrator.api.kinds.BUILTIN_TYPES plus the
@@ -93,7 +94,11 @@ ROOTS = {
     "storage.k8s.io/v1": ["StorageClass"],
     "apiextensions.k8s.io/v1": ["CustomResourceDefinition"],
     "meta.k8s.io/v1": ["DeleteOptions"],
-    "authentication.k8s.io/v1": ["TokenRequest"],  # serviceaccounts/token (kubectl create token)
+    # serviceaccounts/token (kubectl create token), `kubectl auth whoami`, TokenReview
+    "authentication.k8s.io/v1": ["TokenRequest", "SelfSubjectReview", "TokenReview"],
+    # `kubectl auth can-i` and in-cluster authorizers
+    "authorization.k8s.io/v1": ["SelfSubjectAccessReview", "SubjectAccessReview",
+                                "LocalSubjectAccessReview", "SelfSubjectRulesReview"],
 }
 
 # Messages the decoder always needs, whether or not a root reaches them.

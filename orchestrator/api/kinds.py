@@ -140,6 +140,17 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
         subs=["status"]),
     # storage.k8s.io/v1
     _rt("storage.k8s.io", "v1", "StorageClass", "storageclasses", False, ["sc"]),
+    # Reviews: answered on create, never stored (orchestrator/server/reviews.py).
+    _rt("authorization.k8s.io", "v1", "SelfSubjectAccessReview", "selfsubjectaccessreviews",
+        False, verbs=("create",)),
+    _rt("authorization.k8s.io", "v1", "SubjectAccessReview", "subjectaccessreviews", False,
+        verbs=("create",)),
+    _rt("authorization.k8s.io", "v1", "LocalSubjectAccessReview", "localsubjectaccessreviews",
+        verbs=("create",)),
+    _rt("authentication.k8s.io", "v1", "SelfSubjectReview", "selfsubjectreviews", False,
+        verbs=("create",)),
+    _rt("authentication.k8s.io", "v1", "TokenReview", "tokenreviews", False,
+        verbs=("create",)),
     # apiextensions.k8s.io/v1
     _rt("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions",
         False, ["crd", "crds"], cats=("api-extensions",), subs=["status"]),
@@ -149,7 +160,8 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
 GROUP_ORDER = (
     "", "apps", "events.k8s.io", "autoscaling", "batch", "networking.k8s.io", "policy",
     "rbac.authorization.k8s.io", "storage.k8s.io", "apiextensions.k8s.io",
-    "scheduling.k8s.io", "coordination.k8s.io", "discovery.k8s.io",
+    "scheduling.k8s.io", "coordination.k8s.io", "discovery.k8s.io", "authentication.k8s.io",
+    "authorization.k8s.io",
 )
 
 

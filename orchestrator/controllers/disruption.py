@@ -77,7 +77,8 @@ def plan_status(pdb: Obj, pods: list[Obj]) -> Obj:
         "conditions": [{
             "type": "DisruptionAllowed", "status": "True" if ok else "False",
             "reason": "SufficientPods" if ok else "InsufficientPods",
-            "message": "", "observedGeneration": (pdb.get("metadata") or {}).get("generation", 1),
+            "message": f"{healthy} healthy pod(s), {desired} needed: {allowed} may be disrupted",
+            "observedGeneration": (pdb.get("metadata") or {}).get("generation", 1),
         }],
     }
 

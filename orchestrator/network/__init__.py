@@ -6,6 +6,15 @@ Seams for the wiring layer:
 - `pod_network(components)` -> the PodNetwork among them, whose `attach(pod)` /
   `detach(pod)` the runtime calls around a pod's processes;
 - `use_cluster_dns(kubeconfig)` for a user's own Python process.
+
+What processes get: Python processes started by the runtime load the hook (hook/), so
+binds on the wildcard land on the pod IP and cluster names resolve. Non-Python processes
+get only the environment: `DASKHUB_LITE_POD_IP`, `{SVC}_SERVICE_HOST/PORT` (Service IPs are
+loopback addresses, so they are reachable from any process) — no cluster DNS and no bind
+mapping, so a non-Python server must bind `$DASKHUB_LITE_POD_IP` itself; Service ports
+below 1024 are reachable at port + 40000 unless the control plane runs as root.
+macOS: see podnet.py (aliases on lo0, or DASKHUB_LITE_POD_NETWORK=host).
+NetworkPolicy objects are stored, never enforced.
 """
 
 from __future__ import annotations

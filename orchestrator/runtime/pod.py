@@ -13,7 +13,7 @@ import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Awaitable, Callable, Mapping
 
 from orchestrator.api import errors
 from orchestrator.api.kinds import BUILTIN_TYPES
@@ -349,16 +349,18 @@ class PodWorker:
             await started.wait()
             await loop.run()
 
+        def reporter(kind: str) -> Callable[[str], Awaitable[None]]:
+            return lambda message: failed(kind, message)
+
         tasks = []
         if spec.get("startupProbe"):
             tasks.append(asyncio.ensure_future(ProbeLoop(
                 "Startup", spec["startupProbe"], spec, host, exec_fn, on_startup,
-                lambda m: failed("Startup", m)).run()))
+                reporter("Startup")).run()))
         for key, kind, handler in (("livenessProbe", "Liveness", on_liveness),
                                    ("readinessProbe", "Readiness", on_readiness)):
             if spec.get(key):
-                loop = ProbeLoop(kind, spec[key], spec, host, exec_fn, handler,
-                                 lambda m, k=kind: failed(k, m))
+                loop = ProbeLoop(kind, spec[key], spec, host, exec_fn, handler, reporter(kind))
                 tasks.append(asyncio.ensure_future(after_startup(loop)))
         return tasks
 

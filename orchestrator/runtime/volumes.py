@@ -183,21 +183,19 @@ class VolumeBuilder:
             return path
         if "persistentVolumeClaim" in volume:
             claim = str((volume["persistentVolumeClaim"] or {}).get("claimName", name))
-            ns = (self.pod.get("metadata") or {}).get("namespace", "default")
+            ns = str((self.pod.get("metadata") or {}).get("namespace", "default"))
             path = self.data_dir / "volumes" / "pvc" / ns / claim
             path.mkdir(parents=True, exist_ok=True)
             return path
         if "configMap" in volume:
             spec = volume["configMap"] or {}
-            files = await self._source_files("ConfigMap", spec, "name", name)
             folder = base / "configmap" / name
-            _write_files(folder, files, int(spec.get("defaultMode", 0o644)))
+            _write_files(folder, await self._source_files("ConfigMap", spec, "name", name), int(spec.get("defaultMode", 0o644)))
             return folder
         if "secret" in volume:
             spec = volume["secret"] or {}
-            files = await self._source_files("Secret", spec, "secretName", name)
             folder = base / "secret" / name
-            _write_files(folder, files, int(spec.get("defaultMode", 0o644)))
+            _write_files(folder, await self._source_files("Secret", spec, "secretName", name), int(spec.get("defaultMode", 0o644)))
             return folder
         if "downwardAPI" in volume:
             spec = volume["downwardAPI"] or {}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import hmac
 import logging
 import warnings
 from typing import Any, Awaitable, Callable
@@ -11,7 +10,9 @@ from typing import Any, Awaitable, Callable
 from aiohttp import web
 
 from orchestrator.api import discovery, errors, openapi
-from orchestrator.server import content, kubelet_proxy, portforward, proxy
+from orchestrator.api.requestinfo import request_attributes
+from orchestrator.server import content, kubelet_proxy, portforward, proxy, reviews
+from orchestrator.server.auth import Auth
 from orchestrator.server.objects import ObjectService
 from orchestrator.server.resources import ResourceHandlers
 
@@ -53,15 +54,20 @@ async def render_errors(request: web.Request, handler: Handler) -> web.StreamRes
             "an error on the server has prevented the request from succeeding"))
 
 
-def auth_middleware(token: str | None) -> Any:
+def auth_middleware(auth: Auth | None) -> Any:
+    """Authenticate every request but the health checks; authorize it with RBAC."""
+
     @web.middleware
     async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if token is None or request.path in OPEN_PATHS:
+        if auth is None or request.path in OPEN_PATHS:
             return await handler(request)
         header = request.headers.get("Authorization", "")
         given = header[7:].strip() if header.lower().startswith("bearer ") else ""
-        if not given or not hmac.compare_digest(given, token):
+        user = auth.authenticate(given) if given else None
+        if user is None:
             return _status_response(errors.Unauthorized("Unauthorized"))
+        auth.check(user, request_attributes(request.method, request.path, request.query))
+        request["user"] = user
         return await handler(request)
 
     return authenticate
@@ -70,13 +76,17 @@ def auth_middleware(token: str | None) -> Any:
 class APIServer:
     """Routes requests to discovery, OpenAPI and resource handlers."""
 
-    def __init__(self, service: ObjectService, token: str | None) -> None:
+    def __init__(self, service: ObjectService, token: str | None,
+                 auth: Auth | None = None) -> None:
         self.service = service
         self.resources = ResourceHandlers(service)
         self.app = web.Application(
-            middlewares=[render_errors, auth_middleware(token)],
+            middlewares=[render_errors, auth_middleware(auth)],
             client_max_size=content.MAX_BODY_BYTES + 1,
         )
+        with warnings.catch_warnings():  # looked up by its string key in reviews.py
+            warnings.simplefilter("ignore")
+            self.app[reviews.AUTH_KEY] = auth
         self._openapi_cache: dict[tuple[str, str, int], dict[str, Any]] = {}
         r = self.app.router
         for path in ("/healthz", "/livez", "/readyz"):
@@ -95,6 +105,7 @@ class APIServer:
             self.app["subresource_handlers"] = {
                 ("/pods", "portforward"):
                     lambda req, t: portforward.handle(self.resources, req, t),
+                ("/serviceaccounts", "token"): self.token_request,
             }
         self.app[proxy.SESSIONS] = {}
         kubelet_proxy.install(self.app, service, token)  # pods/log and pods/exec
@@ -107,6 +118,13 @@ class APIServer:
         r.add_route("*", "/apis/{group}", self.group_info)
         r.add_route("*", "/apis/{group}/{version}", self.group_version)
         r.add_route("*", "/apis/{group}/{version}/{rest:.+}", self.group_resources)
+
+    async def token_request(self, request: web.Request, t: Any) -> web.StreamResponse:
+        if request.method != "POST":
+            raise errors.MethodNotAllowed("serviceaccounts/token only accepts POST")
+        ns = t.namespace or ""
+        return await reviews.token_request(
+            request, ns, t.name, lambda: self.service.get(t.rt, ns, t.name))
 
     async def proxy(self, request: web.Request) -> web.StreamResponse:
         return await proxy.handle(self.resources, request)

@@ -6,6 +6,7 @@ from typing import Any
 
 from orchestrator.api import errors
 from orchestrator.api.kinds import ResourceType
+from orchestrator.api.rbac_defaults import default_cluster_role_bindings, default_cluster_roles
 from orchestrator.server.objects import ObjectService, WriteOptions
 
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
@@ -21,6 +22,13 @@ def bootstrap(service: ObjectService) -> None:
     assert namespaces is not None and services is not None
     for name in SYSTEM_NAMESPACES:
         _ensure(service, namespaces, "", {"metadata": {"name": name}}, opts)
+    roles = reg.lookup("rbac.authorization.k8s.io", "v1", "clusterroles")
+    bindings = reg.lookup("rbac.authorization.k8s.io", "v1", "clusterrolebindings")
+    assert roles is not None and bindings is not None
+    for role in default_cluster_roles():
+        _ensure(service, roles, "", role, opts)
+    for binding in default_cluster_role_bindings():
+        _ensure(service, bindings, "", binding, opts)
     _ensure(service, services, "default", {
         "metadata": {"name": "kubernetes", "labels": {
             "component": "apiserver", "provider": "kubernetes"}},

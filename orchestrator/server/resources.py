@@ -13,7 +13,7 @@ from aiohttp import web
 
 from orchestrator.api import errors, tables, validation
 from orchestrator.api.kinds import ResourceType
-from orchestrator.server import content, subresources
+from orchestrator.server import content, reviews, subresources
 from orchestrator.server.objects import (
     APPLY_PATCH,
     APPLY_PATCH_CBOR,
@@ -215,6 +215,8 @@ class ResourceHandlers:
         return resp
 
     async def create(self, request: web.Request, t: Target) -> web.Response:
+        if t.rt.kind in reviews.REVIEW_KINDS and t.rt.group.endswith(".k8s.io"):
+            return await reviews.create_review(request, t.rt.kind, t.namespace or "")
         body = await self._body(request)
         opts = _write_options(request, body.duplicates)
         ns = t.namespace or ""

@@ -67,7 +67,7 @@ def test_apply_stores_defaults_and_cluster_ip(applied: Kubectl) -> None:
     assert deploy["spec"]["template"]["spec"]["restartPolicy"] == "Always"
     assert deploy["metadata"]["generation"] == 1
     svc = applied.json("get", "service", "web")
-    assert svc["spec"]["clusterIP"].startswith("10.")
+    assert svc["spec"]["clusterIP"].startswith("127.96.")  # the loopback service range
     assert svc["spec"]["ports"][0]["protocol"] == "TCP"
 
 

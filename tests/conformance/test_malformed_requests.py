@@ -4,7 +4,7 @@ written, and the server stays up."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Iterator
 
 import pytest
 import requests
@@ -78,6 +78,14 @@ bodies = st.one_of(
     st.just(b'{"a": [' * 2000),
     st.just(b"- - - : : {"),
 )
+
+
+@pytest.fixture(scope="module")
+def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
+    # The API server alone: with no node, scheduler or controllers writing in the
+    # background, any change of the global revision is the request under test writing.
+    with ControlPlane(data_dir=tmp_path_factory.mktemp("cp"), components=()) as cp:
+        yield cp
 
 
 @pytest.fixture(scope="module")

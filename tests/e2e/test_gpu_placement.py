@@ -55,8 +55,7 @@ def pod(name: str, *, labels: dict[str, str] | None = None,
 
 
 def apply(kubectl: Kubectl, *objs: dict[str, Any]) -> None:
-    kubectl.run("apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List",
-                                                      "items": list(objs)}))
+    kubectl.run("apply", "-f", "-", input="\n---\n".join(json.dumps(o) for o in objs))
 
 
 def pods(kubectl: Kubectl) -> dict[str, dict[str, Any]]:
@@ -186,11 +185,27 @@ def test_bad_requests_stay_pending_with_exact_messages(kubectl: Kubectl) -> None
         "daskhub-lite.io/gpu-milli: 1500 is more than one GPU; a shared-GPU request must be "
         "1..1000 (1000 = one whole GPU), request whole GPUs with nvidia.com/gpu instead")
     assert wait_message(kubectl, "wrong-model") == (
-        "0/4 nodes are available: 2 node(s) didn't have the requested GPU model (H100), "
-        "2 node(s) had untolerated taint {nvidia.com/gpu: present}.")
+        "0/4 nodes are available: 4 node(s) didn't have the requested GPU model (H100).")
     for i in range(3):
         message = wait_message(kubectl, f"huge-{i}")
         assert message.startswith(
             'pod group "huge": needs 3 members placed together but at most 2 fit even on an '
             "empty cluster of 4 node(s); the group is larger than the cluster."), message
     assert not any(p["spec"].get("nodeName") for p in pods(kubectl).values())
+
+
+def test_priority_classes_are_resolved_at_admission(kubectl: Kubectl) -> None:
+    refused = kubectl.run("apply", "-f", "-", check=False,
+                          input=json.dumps(pod("nope", priority_class="no-such-class")))
+    assert refused.returncode != 0
+    assert "no PriorityClass with name no-such-class was found" in refused.stderr
+    apply(kubectl, {"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
+                    "metadata": {"name": "everyday"}, "value": 7, "globalDefault": True,
+                    "preemptionPolicy": "Never"})
+    try:
+        apply(kubectl, pod("plain"))
+        spec = kubectl.json("get", "pod", "plain")["spec"]
+        assert (spec["priority"], spec["priorityClassName"], spec["preemptionPolicy"]) == (
+            7, "everyday", "Never")
+    finally:
+        kubectl.run("delete", "priorityclass", "everyday")

@@ -26,20 +26,24 @@ from tests.e2e.runtime_harness import (
 CLI = [sys.executable, "-m", "orchestrator.cli"]
 
 
-def _up(data_dir: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(CLI + ["up", "--data-dir", str(data_dir)], capture_output=True,
-                          text=True, timeout=60, env={**os.environ, **FAST_BACKOFF})
-
-
-def _pid(data_dir: Path) -> int:
-    return int((data_dir / "controlplane.pid").read_text())
+def _up(data_dir: Path) -> subprocess.Popen[str]:
+    """`daskhub-lite up --foreground` in a child process, once it reports ready."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.Popen(CLI + ["up", "--foreground", "--data-dir", str(data_dir)],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                            env={**os.environ, **FAST_BACKOFF}, start_new_session=True)
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if line.startswith("export KUBECONFIG"):
+            return proc
+    raise AssertionError(f"control plane did not start (exit code {proc.wait()})")
 
 
 def test_restart_adopts_live_pods_and_restarts_dead_ones(tmp_path: Path) -> None:
     data = tmp_path / "data"
     marker = f"adopt-{uuid.uuid4().hex[:8]}"
-    assert _up(data).returncode == 0
-    cp_pid = _pid(data)
+    up = _up(data)
+    cp_pid = up.pid
     cache = tmp_path / "cache"
 
     class _CP:  # just enough of ControlPlane for Kubectl before the restart
@@ -55,8 +59,7 @@ def test_restart_adopts_live_pods_and_restarts_dead_ones(tmp_path: Path) -> None
     wait_phase(kubectl, "casualty", "Running")
     container_id = container_status(survivor)["containerID"]
     os.kill(cp_pid, signal.SIGKILL)  # a crash: no graceful shutdown of pods
-    wait_for(lambda: not Path(f"/proc/{cp_pid}").exists() or
-             Path(f"/proc/{cp_pid}/stat").read_text().split()[2] == "Z", timeout=10)
+    up.wait(timeout=10)
     assert pids_with(marker), "pod processes must outlive a crashed control plane"
     (data / "controlplane.pid").unlink()
     wait_for(lambda: not pids_with(f"{marker}-x"), timeout=10)  # dies while nobody watches
@@ -79,7 +82,7 @@ def test_restart_adopts_live_pods_and_restarts_dead_ones(tmp_path: Path) -> None
 def test_down_leaves_no_pod_process(tmp_path: Path) -> None:
     data = tmp_path / "data"
     marker = f"down-{uuid.uuid4().hex[:8]}"
-    assert _up(data).returncode == 0
+    up = _up(data)
 
     class _CP:
         kubeconfig = str(data / "kubeconfig")
@@ -100,4 +103,5 @@ def test_down_leaves_no_pod_process(tmp_path: Path) -> None:
     down = subprocess.run(CLI + ["down", "--data-dir", str(data)], capture_output=True,
                           text=True, timeout=60)
     assert down.returncode == 0, down.stderr
+    up.wait(timeout=30)
     assert pids_with(marker) == []

@@ -142,3 +142,32 @@ def test_bad_requests_never_preempt() -> None:
     sched: Scheduler = make_scheduler()
     bad = PodInfo.from_pod(prio("p", 10, gpu_milli="1500"))
     assert bad.request_error and plan_preemption(sched, state, bad) is None
+
+
+# -- the disruption controller's status, which pods/eviction (and so preemption) reads --------
+
+def _ready(name: str, app: str, ready: bool = True) -> dict[str, Any]:
+    raw = pod(name, labels={"app": app})
+    raw["status"] = {"phase": "Running",
+                     "conditions": [{"type": "Ready", "status": "True" if ready else "False"}]}
+    return raw
+
+
+def test_pdb_status_min_available_and_max_unavailable() -> None:
+    from orchestrator.controllers.disruption import plan_status
+
+    pods = [_ready("a", "web"), _ready("b", "web"), _ready("c", "web", ready=False),
+            _ready("d", "other")]
+    pdb = {"metadata": {"name": "web", "generation": 2},
+           "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": "web"}}}}
+    status = plan_status(pdb, pods)
+    assert (status["expectedPods"], status["currentHealthy"], status["desiredHealthy"],
+            status["disruptionsAllowed"]) == (3, 2, 1, 1)
+    assert status["conditions"][0]["reason"] == "SufficientPods"
+    pdb["spec"] = {"maxUnavailable": "50%", "selector": {"matchLabels": {"app": "web"}}}
+    status = plan_status(pdb, pods)  # 50% of 3 rounds up to 2 unavailable: 1 must stay
+    assert (status["desiredHealthy"], status["disruptionsAllowed"]) == (1, 1)
+    pdb["spec"] = {"minAvailable": "100%", "selector": {"matchLabels": {"app": "web"}}}
+    status = plan_status(pdb, pods)
+    assert status["disruptionsAllowed"] == 0
+    assert status["conditions"][0]["status"] == "False"

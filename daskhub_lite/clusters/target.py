@@ -1,0 +1,189 @@
+"""Which Kubernetes cluster a DaskCluster talks to, and making sure the operator is there.
+
+Order: an explicit kubeconfig; else the current context of `$KUBECONFIG`/`~/.kube/config` if
+it answers; else a control plane `daskhub-lite up` left running in the data dir; else the
+embedded control plane, started on demand in this process (it stops with the process).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import kr8s
+import yaml
+
+log = logging.getLogger(__name__)
+
+EMBEDDED_NODE_LABEL = "daskhub-lite.io/runtime"
+CRD_NAME = "daskclusters.kubernetes.dask.org"
+OPERATOR_RELEASE = "dask-operator"
+OPERATOR_NAMESPACE = "dask-operator"
+REACHABLE_TIMEOUT = 3.0
+
+_embedded_lock = threading.Lock()
+_embedded: Any = None  # the ControlPlane this process started, shared by its clusters
+
+
+@dataclass
+class Target:
+    kubeconfig: str | None  # None: in-cluster service account
+    context: str | None
+    namespace: str
+    embedded: bool  # our control plane (cluster DNS on the host works)
+    started_here: bool
+
+    def describe(self) -> str:
+        if self.started_here:
+            return "embedded control plane (started by this process)"
+        if self.embedded:
+            return f"embedded control plane ({self.kubeconfig})"
+        return f"Kubernetes context {self.context or 'in-cluster'}"
+
+    def api(self) -> Any:
+        return kr8s.api(kubeconfig=self.kubeconfig, context=self.context,
+                        namespace=self.namespace)
+
+    async def async_api(self) -> Any:
+        return await kr8s.asyncio.api(kubeconfig=self.kubeconfig, context=self.context,
+                                      namespace=self.namespace)
+
+
+def _current_context(path: str) -> tuple[str | None, str]:
+    try:
+        doc = yaml.safe_load(Path(path).read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        return None, "default"
+    name = doc.get("current-context")
+    for ctx in doc.get("contexts") or []:
+        if ctx.get("name") == name:
+            return name, (ctx.get("context") or {}).get("namespace") or "default"
+    return name, "default"
+
+
+def _reachable(kubeconfig: str, context: str | None) -> bool:
+    """Whether the API answers within a few seconds (a short kubectl-like version call)."""
+    import kubernetes
+
+    try:
+        cfg = kubernetes.client.Configuration()
+        kubernetes.config.load_kube_config(config_file=kubeconfig, context=context,
+                                           client_configuration=cfg)
+        with kubernetes.client.ApiClient(cfg) as client:
+            kubernetes.client.VersionApi(client).get_code(_request_timeout=REACHABLE_TIMEOUT)
+        return True
+    except Exception as exc:  # any failure means "not this one"
+        log.debug("kubeconfig %s (context %s) not reachable: %s", kubeconfig, context, exc)
+        return False
+
+
+def _is_embedded(kubeconfig: str | None, context: str | None) -> bool:
+    try:
+        api = kr8s.api(kubeconfig=kubeconfig, context=context)
+        nodes = list(api.get("nodes", label_selector=EMBEDDED_NODE_LABEL))
+        return bool(nodes)
+    except Exception as exc:
+        log.debug("could not list nodes: %s", exc)
+        return False
+
+
+def resolve(kubeconfig: str | None = None, namespace: str | None = None,
+            start: bool = True) -> Target:
+    """The cluster to use (see module docstring). `start=False` never starts one."""
+    candidates: list[str] = []
+    if kubeconfig:
+        candidates = [kubeconfig]
+    else:
+        env = os.environ.get("KUBECONFIG")
+        if env:
+            candidates += [p for p in env.split(os.pathsep) if p]
+        home = os.path.expanduser("~/.kube/config")
+        if not env and os.path.exists(home):
+            candidates.append(home)
+        if not candidates and os.environ.get("KUBERNETES_SERVICE_HOST"):
+            return Target(None, None, namespace or _pod_namespace(), False, False)
+        candidates.append(str(_data_dir() / "kubeconfig"))
+    for path in candidates:
+        if not os.path.exists(path):
+            continue
+        context, ns = _current_context(path)
+        if _reachable(path, context):
+            return Target(path, context, namespace or ns, _is_embedded(path, context), False)
+        if kubeconfig:
+            raise ConnectionError(f"the cluster of kubeconfig {kubeconfig} (context {context})"
+                                  " does not answer")
+    if not start:
+        raise ConnectionError("no Kubernetes cluster answers and none may be started here")
+    cp = start_embedded()
+    return Target(cp.kubeconfig, None, namespace or "default", True, True)
+
+
+def _data_dir() -> Path:
+    from orchestrator.controlplane import default_data_dir  # noqa: PLC0415 (lazy: heavy)
+
+    return default_data_dir()
+
+
+def _pod_namespace() -> str:
+    path = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+    return path.read_text().strip() if path.exists() else "default"
+
+
+def start_embedded() -> Any:
+    """This process's embedded control plane (one per process), with the operator."""
+    global _embedded
+    with _embedded_lock:
+        if _embedded is None:
+            from orchestrator import ControlPlane
+
+            log.info("no cluster configured: starting the embedded control plane")
+            _embedded = ControlPlane(data_dir=_data_dir()).start()
+            ensure_operator(_embedded.kubeconfig, with_reaper=True)
+        return _embedded
+
+
+def operator_installed(api: Any) -> bool:
+    try:
+        return bool(list(api.get("customresourcedefinitions", CRD_NAME)))
+    except kr8s.NotFoundError:
+        return False
+
+
+def ensure_operator(kubeconfig: str | None, timeout: int = 180,
+                    with_reaper: bool = False) -> None:
+    """Install the dask-operator chart if its CRDs are missing (the chart command does it,
+    through Helm's engine, so `helm ls` shows the release). `with_reaper` loads our idle
+    reaper into the operator's kopf process: only where the operator runs in this Python
+    environment (the embedded cluster); the public operator image lacks daskhub_lite."""
+    if operator_installed(kr8s.api(kubeconfig=kubeconfig)):
+        return
+    cmd = [sys.executable, "-m", "daskhub_lite.cli", "install", OPERATOR_RELEASE,
+           "dask-operator", "-n", OPERATOR_NAMESPACE, "--create-namespace", "--wait",
+           "--timeout", str(timeout)]
+    if kubeconfig:
+        cmd += ["--kubeconfig", kubeconfig]
+    if with_reaper:
+        cmd += ["--set", "extraArgs={-m,daskhub_lite.clusters.reaper_kopf}"]
+    log.info("installing the dask operator: %s", " ".join(cmd))
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError("could not install the dask operator: "
+                           + (done.stderr.strip().splitlines() or ["unknown error"])[-1])
+
+
+def max_gpus_per_node(api: Any) -> int:
+    """The most whole GPUs any node offers (0 when none)."""
+    best = 0
+    for node in api.get("nodes"):
+        alloc = (node.raw.get("status") or {}).get("allocatable") or {}
+        try:
+            best = max(best, int(alloc.get("nvidia.com/gpu", 0)))
+        except ValueError:
+            continue
+    return best

@@ -1,0 +1,384 @@
+"""Training jobs: run a script as a Kubernetes Job, watch it, retry it, collect its outputs.
+
+    job = daskhub_lite.jobs.submit("python train.py --epochs 5", code=".", gpus=1)
+    job.wait()                 # raises JobFailed with the reason and the log's tail
+    job.outputs("results/")    # the files the job wrote to $OUTPUT_DIR
+
+The `code` folder (or one script) travels in a ConfigMap and becomes the working directory;
+`$OUTPUT_DIR` is a PersistentVolumeClaim kept until the job is deleted, so checkpoints survive
+retries. Everything goes through the public `kubernetes` client, so the same calls work on
+the embedded control plane and on a real cluster.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterator, Mapping, Sequence, TextIO
+
+from kubernetes.client.exceptions import ApiException
+
+from daskhub_lite import jobs_code, jobs_outputs
+from daskhub_lite.jobs_kube import Cluster, connect
+from daskhub_lite.jobs_spec import (DEFAULT_IMAGE, JOB_LABEL, MANAGED_BY, JobRequest,
+                                    JobSpecError, code_configmap, default_name, job_manifest,
+                                    outputs_claim, owner_reference, validate)
+from daskhub_lite.jobs_state import (JobState, exit_summary, failed_pods, newest, pod_phase,
+                                     summarize)
+from daskhub_lite.jobs_code import CodeError
+
+__all__ = ["CodeError", "JobError", "JobFailed", "JobNotFound", "JobSpecError",
+           "JobUnschedulable", "TrainingJob", "get", "list", "submit"]
+
+_list = list
+LOG_TAIL_LINES = 20
+
+
+class JobError(RuntimeError):
+    """A job operation that failed; the message says what happened and what to do."""
+
+
+class JobNotFound(JobError):
+    pass
+
+
+class JobFailed(JobError):
+    def __init__(self, name: str, reason: str, message: str, log_tail: str) -> None:
+        self.name, self.reason, self.detail, self.log_tail = name, reason, message, log_tail
+        text = f"job {name} failed: {reason}"
+        if message:
+            text += f": {message}"
+        if log_tail:
+            text += f"\n--- last lines of the failing pod's log ---\n{log_tail.rstrip()}"
+        super().__init__(text)
+
+
+class JobUnschedulable(JobError):
+    def __init__(self, name: str, message: str) -> None:
+        self.name, self.detail = name, message
+        super().__init__(
+            f"job {name} cannot be scheduled: {message}. It stays Pending: change the request "
+            f"(e.g. gpu_model / gpus) and resubmit, or delete it with "
+            f"`daskhub-lite job delete {name}`")
+
+
+def _api_error(exc: ApiException, what: str) -> JobError:
+    try:
+        message = json.loads(exc.body or "{}").get("message") or exc.reason
+    except (ValueError, AttributeError):
+        message = exc.reason
+    if exc.status == 404:
+        return JobNotFound(f"{what}: not found")
+    return JobError(f"{what}: {message}")
+
+
+def _raw(call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Call a `kubernetes` client method and return the raw JSON (dicts as on the wire)."""
+    resp = call(*args, _preload_content=False, **kwargs)
+    return json.loads(resp.data)
+
+
+class TrainingJob:
+    """A handle on one submitted job (it need not have been submitted by this process)."""
+
+    def __init__(self, name: str, cluster: Cluster, namespace: str | None = None) -> None:
+        self.name = name
+        self.cluster = cluster
+        self.namespace = namespace or cluster.namespace
+
+    def __repr__(self) -> str:
+        return f"<TrainingJob {self.namespace}/{self.name}>"
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def _job(self) -> dict[str, Any]:
+        try:
+            return dict(_raw(self.cluster.batch.read_namespaced_job, self.name, self.namespace))
+        except ApiException as exc:
+            raise _api_error(exc, f"job {self.namespace}/{self.name}") from exc
+
+    def pods(self, include_helpers: bool = False) -> list[dict[str, Any]]:
+        selector = f"{JOB_LABEL}={self.name}"
+        if not include_helpers:
+            selector += f",!{jobs_outputs.HELPER_ROLE}"
+        items = _raw(self.cluster.core.list_namespaced_pod, self.namespace,
+                     label_selector=selector)["items"]
+        return _list(items)
+
+    def status(self) -> JobState:
+        return summarize(self._job(), self.pods())
+
+    def _pod_log(self, pod: str, tail: int | None = None) -> str:
+        try:
+            resp = self.cluster.core.read_namespaced_pod_log(
+                pod, self.namespace, container="main", tail_lines=tail, _preload_content=False)
+            return bytes(resp.data).decode(errors="replace")
+        except ApiException:
+            return ""
+
+    def logs(self, follow: bool = False, file: TextIO | None = None) -> str | None:
+        """The newest pod's log (all pods', prefixed by index, for an Indexed job). With
+        `follow`, stream each attempt in turn to `file` (stdout) until the job ends."""
+        if follow:
+            for chunk in self._follow():
+                (file or sys.stdout).write(chunk)
+                (file or sys.stdout).flush()
+            return None
+        pods = self.pods()
+        by_index: dict[str, list[dict[str, Any]]] = {}
+        for pod in pods:
+            index = (pod["metadata"].get("annotations") or {}).get(
+                "batch.kubernetes.io/job-completion-index", "")
+            by_index.setdefault(index, []).append(pod)
+        if len(by_index) <= 1:
+            pod = newest(pods)
+            return self._pod_log(pod["metadata"]["name"]) if pod else ""
+        out = []
+        for index in sorted(by_index, key=lambda i: int(i) if i.isdigit() else -1):
+            pod = newest(by_index[index])
+            assert pod is not None
+            out += [f"[{index}] {line}" for line in
+                    self._pod_log(pod["metadata"]["name"]).splitlines()]
+        return "\n".join(out) + ("\n" if out else "")
+
+    def _follow(self) -> Iterator[str]:
+        followed: set[str] = set()
+        while True:
+            pods = [p for p in self.pods() if p["metadata"]["name"] not in followed]
+            startable = [p for p in pods if pod_phase(p) != "Pending"]
+            pod = newest(startable) if startable else None
+            if pod is None:
+                if self.status().done and not pods:
+                    return
+                time.sleep(0.1)
+                continue
+            name = pod["metadata"]["name"]
+            followed.add(name)
+            try:
+                resp = self.cluster.core.read_namespaced_pod_log(
+                    name, self.namespace, container="main", follow=True,
+                    _preload_content=False)
+            except ApiException:
+                continue
+            if len(followed) > 1:
+                yield f"--- {name} ---\n"
+            for chunk in resp.stream(4096, decode_content=True):
+                yield chunk.decode(errors="replace")
+            resp.release_conn()
+
+    # -- waiting ----------------------------------------------------------------------------
+
+    def wait(self, timeout: float | None = None, progress: bool | TextIO = True,
+             pending_timeout: float | None = 10.0) -> JobState:
+        """Block until the job ends. Returns its state on success; raises `JobFailed` (reason
+        and the failing pod's log tail), `JobUnschedulable` (a pod the scheduler cannot place
+        for `pending_timeout` seconds) or `TimeoutError`. Ctrl-C leaves the job running."""
+        out = sys.stderr if progress is True else (progress or None)
+        start = time.monotonic()
+        unschedulable_since: float | None = None
+        last = ""
+        interval = 0.05
+        try:
+            while True:
+                state = self.status()
+                elapsed = time.monotonic() - start
+                line = state.line()
+                if out is not None and line != last:
+                    print(f"[{elapsed:5.1f}s] {line}", file=out, flush=True)
+                last = line
+                if state.phase == "Succeeded":
+                    return state
+                if state.phase == "Failed":
+                    raise self._failure(state)
+                if state.unschedulable or (state.reason and state.phase == "Pending"):
+                    unschedulable_since = unschedulable_since or time.monotonic()
+                    if pending_timeout is not None and \
+                            time.monotonic() - unschedulable_since >= pending_timeout:
+                        if state.unschedulable:
+                            raise JobUnschedulable(self.name, state.unschedulable)
+                        raise JobFailed(self.name, state.reason, state.message, "")
+                else:
+                    unschedulable_since = None
+                if timeout is not None and elapsed > timeout:
+                    raise TimeoutError(f"job {self.name} still {state.phase} after "
+                                       f"{timeout:g}s; it keeps running")
+                time.sleep(interval)
+                interval = min(0.5, interval * 1.1) if elapsed > 20 else 0.05
+        except KeyboardInterrupt:
+            print(f"\nstopped waiting; job {self.name} keeps running. Reattach with "
+                  f"`daskhub-lite job wait {self.name}` or "
+                  f"`daskhub_lite.jobs.get({self.name!r}).wait()`", file=sys.stderr, flush=True)
+            raise
+
+    def _failure(self, state: JobState) -> JobFailed:
+        pods = self.pods()
+        failed = failed_pods(pods)
+        pod = failed[-1] if failed else newest(pods)
+        tail, detail = "", state.message
+        if pod is not None:
+            tail = self._pod_log(pod["metadata"]["name"], tail=LOG_TAIL_LINES)
+            summary = exit_summary(pod)
+            if summary and summary not in detail:
+                detail = f"{detail}; last pod {pod['metadata']['name']}: {summary}".lstrip("; ")
+        return JobFailed(self.name, state.reason, detail, tail)
+
+    # -- outputs and clean-up -------------------------------------------------------------------
+
+    def outputs(self, dest: str | Path, timeout: float = 120.0) -> list[str]:
+        """Copy the job's `$OUTPUT_DIR` into `dest`; returns the relative file names."""
+        job = self._job()
+        volumes = job["spec"]["template"]["spec"].get("volumes") or []
+        if not any("persistentVolumeClaim" in v for v in volumes):
+            raise JobError(f"job {self.name} was submitted with outputs=False: it has no "
+                           "outputs folder")
+        image = job["spec"]["template"]["spec"]["containers"][0].get("image") or DEFAULT_IMAGE
+        node = jobs_outputs.last_node(self.pods())
+        try:
+            return jobs_outputs.fetch(self.cluster, self.name, self.namespace, Path(dest),
+                                      image, node, timeout)
+        except ApiException as exc:
+            raise _api_error(exc, f"copying the outputs of job {self.name}") from exc
+
+    def delete(self) -> None:
+        """Delete the job, its pods, its code and its outputs."""
+        core = self.cluster.core
+        try:
+            self.cluster.batch.delete_namespaced_job(self.name, self.namespace,
+                                                     propagation_policy="Background",
+                                                     _preload_content=False)
+        except ApiException as exc:
+            if exc.status != 404:
+                raise _api_error(exc, f"deleting job {self.name}") from exc
+        for call, name in ((core.delete_namespaced_config_map, f"{self.name}-code"),
+                           (core.delete_namespaced_persistent_volume_claim,
+                            f"{self.name}-outputs")):
+            try:
+                call(name, self.namespace, _preload_content=False)
+            except ApiException as exc:
+                if exc.status != 404:
+                    raise _api_error(exc, f"deleting {name}") from exc
+        core.delete_collection_namespaced_pod(self.namespace,
+                                              label_selector=f"{JOB_LABEL}={self.name}",
+                                              _preload_content=False)
+
+
+def _script_check(command: Sequence[str], packed: Sequence[str] | None, code: Any) -> None:
+    """A `python script.py` whose script is not in the shipped code fails here, not in a pod."""
+    if not command or Path(command[0]).name not in ("python", "python3") and not \
+            Path(command[0]).name.startswith("python3"):
+        return
+    script = next((a for a in command[1:] if not a.startswith("-")), None)
+    if script is None or command[1] in ("-m", "-c") or not script.endswith(".py"):
+        return
+    if packed is None:
+        return  # code=None: the script must already be in the image; we cannot check
+    if script.startswith("./"):
+        script = script[2:]
+    if script not in packed:
+        raise JobSpecError(f"script {script!r} is not in the code shipped from "
+                           f"{str(code)!r} (is it there, or left out by .gitignore?)")
+
+
+def submit(command: str | Sequence[str], *, name: str | None = None, image: str | None = None,
+           code: str | Path | None = ".", gpus: int = 0, gpu_share: float | None = None,
+           gpu_model: str | None = None, cpus: float | str | None = None,
+           memory: str | None = None, env: Mapping[str, str] | None = None, retries: int = 3,
+           deadline: float | None = None, ttl: int | None = None,
+           completions: int | None = None, parallelism: int | None = None,
+           priority: str | None = None, dask_workers: int = 0, outputs: bool | str = True,
+           namespace: str | None = None, cluster: Cluster | None = None,
+           kubeconfig: str | None = None) -> TrainingJob:
+    """Submit `command` as a Job and return its handle at once (see the module docstring)."""
+    argv = shlex.split(command) if isinstance(command, str) else [str(a) for a in command]
+    if not argv:
+        raise JobSpecError("command is empty: pass e.g. 'python train.py'")
+    packed_names = None
+    archive = None
+    if code is not None:
+        archive, packed_names = jobs_code.pack(code)
+    _script_check(argv, packed_names, code)
+    cluster = cluster or connect(kubeconfig)
+    if cluster.embedded and argv[0] in ("python", "python3"):
+        argv[0] = sys.executable  # pods run on this machine: use this environment's Python
+    req = JobRequest(command=argv, name=name or default_name(argv),
+                     namespace=namespace or cluster.namespace, image=image or DEFAULT_IMAGE,
+                     code=archive, gpus=gpus, gpu_share=gpu_share, gpu_model=gpu_model,
+                     cpus=cpus, memory=memory, env=dict(env or {}), retries=retries,
+                     deadline=deadline, ttl=ttl, completions=completions,
+                     parallelism=parallelism, priority=priority, dask_workers=dask_workers,
+                     outputs=outputs)
+    validate(req)
+    if dask_workers:
+        from daskhub_lite import jobs_dask
+
+        return jobs_dask.submit(req, cluster)
+    _create(cluster, req, job_manifest(req))
+    return TrainingJob(req.name, cluster, req.namespace)
+
+
+def _create(cluster: Cluster, req: JobRequest, manifest: dict[str, Any]) -> dict[str, Any]:
+    """ConfigMap and claim first (so the pods find them), then the Job, then make the Job
+    their owner so deleting it (or its TTL) removes them. Undone on failure."""
+    core, ns = cluster.core, req.namespace
+    created: list[tuple[Callable[..., Any], str]] = []
+    try:
+        if req.code is not None:
+            core.create_namespaced_config_map(ns, code_configmap(req), _preload_content=False)
+            created.append((core.delete_namespaced_config_map, f"{req.name}-code"))
+        if req.outputs:
+            core.create_namespaced_persistent_volume_claim(ns, outputs_claim(req),
+                                                           _preload_content=False)
+            created.append((core.delete_namespaced_persistent_volume_claim,
+                            f"{req.name}-outputs"))
+        if manifest["kind"] == "Job":
+            owner = _raw(cluster.batch.create_namespaced_job, ns, manifest)
+        else:
+            group, version = manifest["apiVersion"].split("/")
+            owner = _raw(cluster.custom.create_namespaced_custom_object, group, version, ns,
+                         "daskjobs", manifest)
+    except ApiException as exc:
+        for delete, obj in reversed(created):
+            try:
+                delete(obj, ns, _preload_content=False)
+            except ApiException:
+                pass
+        if exc.status == 409:
+            raise JobError(f"a job named {req.name!r} (or its code/outputs) already exists in "
+                           f"namespace {ns}: pick another name or delete it with "
+                           f"`daskhub-lite job delete {req.name}`") from exc
+        raise _api_error(exc, f"submitting job {req.name}") from exc
+    patch = {"metadata": {"ownerReferences": [owner_reference(owner)]}}
+    for _, obj in created:
+        if obj.endswith("-code"):
+            core.patch_namespaced_config_map(obj, ns, patch, _preload_content=False)
+        else:
+            core.patch_namespaced_persistent_volume_claim(obj, ns, patch,
+                                                             _preload_content=False)
+    return dict(owner)
+
+
+def get(name: str, *, namespace: str | None = None, cluster: Cluster | None = None,
+        kubeconfig: str | None = None) -> TrainingJob:
+    job = TrainingJob(name, cluster or connect(kubeconfig), namespace)
+    job._job()  # raises JobNotFound
+    return job
+
+
+def list(*, namespace: str | None = None, cluster: Cluster | None = None,  # noqa: A001
+         kubeconfig: str | None = None) -> _list[JobState]:
+    """The state of every daskhub-lite job in the namespace, oldest first."""
+    cluster = cluster or connect(kubeconfig)
+    ns = namespace or cluster.namespace
+    selector = ",".join(f"{k}={v}" for k, v in MANAGED_BY.items())
+    jobs = _raw(cluster.batch.list_namespaced_job, ns, label_selector=selector)["items"]
+    pods = _raw(cluster.core.list_namespaced_pod, ns, label_selector=JOB_LABEL)["items"]
+    out = []
+    for job in sorted(jobs, key=lambda j: j["metadata"].get("creationTimestamp") or ""):
+        name = job["metadata"]["name"]
+        mine = [p for p in pods if (p["metadata"].get("labels") or {}).get(JOB_LABEL) == name
+                and jobs_outputs.HELPER_ROLE not in (p["metadata"].get("labels") or {})]
+        out.append(summarize(job, mine))
+    return out
