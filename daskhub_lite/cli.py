@@ -11,6 +11,7 @@ import sys
 
 from daskhub_lite import jobs_cli
 from daskhub_lite.charts import commands as chart_commands
+from daskhub_lite.clusters import cli as clusters_cli
 from orchestrator import cli as control_plane_cli
 
 
@@ -22,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     control_plane_cli.add_commands(sub)
     chart_commands.add_commands(sub)
+    clusters_cli.add_commands(sub)
     jobs_cli.add_commands(sub)
     return parser
 

@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence, TextIO
 
 from kubernetes.client.exceptions import ApiException
 
-from daskhub_lite import jobs_code, jobs_outputs
+from daskhub_lite import jobs_code, jobs_dask, jobs_outputs
 from daskhub_lite.jobs_kube import Cluster, connect
 from daskhub_lite.jobs_spec import (DEFAULT_IMAGE, JOB_LABEL, MANAGED_BY, JobRequest,
                                     JobSpecError, code_configmap, default_name, job_manifest,
@@ -31,7 +31,7 @@ from daskhub_lite.jobs_state import (JobState, exit_summary, failed_pods, newest
 from daskhub_lite.jobs_code import CodeError
 
 __all__ = ["CodeError", "JobError", "JobFailed", "JobNotFound", "JobSpecError",
-           "JobUnschedulable", "TrainingJob", "get", "list", "submit"]
+           "JobUnschedulable", "TrainingJob", "dask_jobs_available", "get", "list", "submit"]
 
 _list = list
 LOG_TAIL_LINES = 20
@@ -84,10 +84,12 @@ def _raw(call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
 class TrainingJob:
     """A handle on one submitted job (it need not have been submitted by this process)."""
 
-    def __init__(self, name: str, cluster: Cluster, namespace: str | None = None) -> None:
+    def __init__(self, name: str, cluster: Cluster, namespace: str | None = None,
+                 kind: str = "Job") -> None:
         self.name = name
         self.cluster = cluster
         self.namespace = namespace or cluster.namespace
+        self.kind = kind  # "Job", or "DaskJob" (dask_workers > 0)
 
     def __repr__(self) -> str:
         return f"<TrainingJob {self.namespace}/{self.name}>"
@@ -96,6 +98,8 @@ class TrainingJob:
 
     def _job(self) -> dict[str, Any]:
         try:
+            if self.kind == "DaskJob":
+                return jobs_dask.read(self.cluster, self.name, self.namespace)
             return dict(_raw(self.cluster.batch.read_namespaced_job, self.name, self.namespace))
         except ApiException as exc:
             raise _api_error(exc, f"job {self.namespace}/{self.name}") from exc
@@ -246,9 +250,12 @@ class TrainingJob:
         """Delete the job, its pods, its code and its outputs."""
         core = self.cluster.core
         try:
-            self.cluster.batch.delete_namespaced_job(self.name, self.namespace,
-                                                     propagation_policy="Background",
-                                                     _preload_content=False)
+            if self.kind == "DaskJob":
+                jobs_dask.delete(self.cluster, self.name, self.namespace)
+            else:
+                self.cluster.batch.delete_namespaced_job(
+                    self.name, self.namespace, propagation_policy="Background",
+                    _preload_content=False)
         except ApiException as exc:
             if exc.status != 404:
                 raise _api_error(exc, f"deleting job {self.name}") from exc
@@ -312,9 +319,7 @@ def submit(command: str | Sequence[str], *, name: str | None = None, image: str 
                      outputs=outputs)
     validate(req)
     if dask_workers:
-        from daskhub_lite import jobs_dask
-
-        return jobs_dask.submit(req, cluster)
+        return jobs_dask.submit(req, cluster)  # type: ignore[no-any-return]
     _create(cluster, req, job_manifest(req))
     return TrainingJob(req.name, cluster, req.namespace)
 
@@ -362,9 +367,22 @@ def _create(cluster: Cluster, req: JobRequest, manifest: dict[str, Any]) -> dict
 
 def get(name: str, *, namespace: str | None = None, cluster: Cluster | None = None,
         kubeconfig: str | None = None) -> TrainingJob:
-    job = TrainingJob(name, cluster or connect(kubeconfig), namespace)
-    job._job()  # raises JobNotFound
+    cluster = cluster or connect(kubeconfig)
+    job = TrainingJob(name, cluster, namespace)
+    try:
+        job._job()
+    except JobNotFound:
+        if not jobs_dask.available(cluster):
+            raise
+        job = TrainingJob(name, cluster, namespace, kind="DaskJob")
+        job._job()  # raises JobNotFound
     return job
+
+
+def dask_jobs_available(*, cluster: Cluster | None = None,
+                        kubeconfig: str | None = None) -> bool:
+    """Whether `dask_workers > 0` can run here (the dask-kubernetes operator is installed)."""
+    return jobs_dask.available(cluster or connect(kubeconfig))
 
 
 def list(*, namespace: str | None = None, cluster: Cluster | None = None,  # noqa: A001
@@ -374,6 +392,7 @@ def list(*, namespace: str | None = None, cluster: Cluster | None = None,  # noq
     ns = namespace or cluster.namespace
     selector = ",".join(f"{k}={v}" for k, v in MANAGED_BY.items())
     jobs = _raw(cluster.batch.list_namespaced_job, ns, label_selector=selector)["items"]
+    jobs += jobs_dask.list_all(cluster, ns, selector)
     pods = _raw(cluster.core.list_namespaced_pod, ns, label_selector=JOB_LABEL)["items"]
     out = []
     for job in sorted(jobs, key=lambda j: j["metadata"].get("creationTimestamp") or ""):

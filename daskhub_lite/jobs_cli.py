@@ -10,23 +10,28 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-from daskhub_lite import jobs
-from daskhub_lite.jobs_code import CodeError
-from daskhub_lite.jobs_kube import NoCluster, connect
-from daskhub_lite.jobs_outputs import OutputsError
-from daskhub_lite.jobs_spec import JobSpecError
-from daskhub_lite.jobs_state import JobState
+if TYPE_CHECKING:  # the kubernetes client loads only when a job command runs
+    from daskhub_lite import jobs
+    from daskhub_lite.jobs_state import JobState
 
-_ERRORS = (jobs.JobError, JobSpecError, CodeError, NoCluster, OutputsError, TimeoutError)
+
+def _errors() -> tuple[type[BaseException], ...]:
+    from daskhub_lite import jobs
+    from daskhub_lite.jobs_code import CodeError
+    from daskhub_lite.jobs_kube import NoCluster
+    from daskhub_lite.jobs_outputs import OutputsError
+    from daskhub_lite.jobs_spec import JobSpecError
+
+    return (jobs.JobError, JobSpecError, CodeError, NoCluster, OutputsError, TimeoutError)
 
 
 def _handled(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
         try:
             return func(args)
-        except _ERRORS as err:
+        except _errors() as err:
             if getattr(args, "debug", False):
                 raise
             print(f"error: {err}", file=sys.stderr)
@@ -37,6 +42,8 @@ def _handled(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Na
 
 
 def _cluster(args: argparse.Namespace) -> Any:
+    from daskhub_lite.jobs_kube import connect
+
     return connect(args.kubeconfig, args.context, args.namespace, start_embedded=False)
 
 
@@ -45,6 +52,8 @@ def _env(pairs: list[str]) -> dict[str, str]:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
+            from daskhub_lite.jobs_spec import JobSpecError
+
             raise JobSpecError(f"-e expects KEY=VALUE, not {pair!r}")
         out[key] = value
     return out
@@ -52,6 +61,9 @@ def _env(pairs: list[str]) -> dict[str, str]:
 
 @_handled
 def cmd_submit(args: argparse.Namespace) -> int:
+    from daskhub_lite import jobs
+    from daskhub_lite.jobs_spec import JobSpecError
+
     command = list(args.cmd)
     if command and command[0] == "--":
         command = command[1:]
@@ -73,7 +85,9 @@ def cmd_submit(args: argparse.Namespace) -> int:
     return 0
 
 
-def _wait(job: jobs.TrainingJob, timeout: float | None) -> int:
+def _wait(job: "jobs.TrainingJob", timeout: float | None) -> int:
+    from daskhub_lite import jobs
+
     try:
         state = job.wait(timeout=timeout)
     except (jobs.JobFailed, jobs.JobUnschedulable) as err:
@@ -85,11 +99,15 @@ def _wait(job: jobs.TrainingJob, timeout: float | None) -> int:
 
 @_handled
 def cmd_wait(args: argparse.Namespace) -> int:
+    from daskhub_lite import jobs
+
     return _wait(jobs.get(args.name, cluster=_cluster(args)), args.timeout)
 
 
 @_handled
 def cmd_logs(args: argparse.Namespace) -> int:
+    from daskhub_lite import jobs
+
     job = jobs.get(args.name, cluster=_cluster(args))
     text = job.logs(follow=args.follow)
     if text:
@@ -108,7 +126,7 @@ def _age(timestamp: str) -> str:
     return f"{max(seconds, 0)}s"
 
 
-def _row(state: JobState) -> list[str]:
+def _row(state: "JobState") -> list[str]:
     return [state.name, state.phase + (f" ({state.reason})" if state.reason else ""),
             f"{state.succeeded}/{state.completions}", str(state.active), str(state.failed),
             _age(state.started)]
@@ -116,6 +134,8 @@ def _row(state: JobState) -> list[str]:
 
 @_handled
 def cmd_list(args: argparse.Namespace) -> int:
+    from daskhub_lite import jobs
+
     rows = [["NAME", "STATUS", "COMPLETIONS", "ACTIVE", "FAILED", "AGE"]]
     rows += [_row(s) for s in jobs.list(cluster=_cluster(args))]
     if len(rows) == 1:
@@ -130,6 +150,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 @_handled
 def cmd_status(args: argparse.Namespace) -> int:
+    from daskhub_lite import jobs
+
     state = jobs.get(args.name, cluster=_cluster(args)).status()
     print(f"Name:         {state.name}")
     print(f"Status:       {state.phase}" + (f" ({state.reason})" if state.reason else ""))
@@ -149,6 +171,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 @_handled
 def cmd_outputs(args: argparse.Namespace) -> int:
+    from daskhub_lite import jobs
+
     files = jobs.get(args.name, cluster=_cluster(args)).outputs(args.dest)
     for name in files:
         print(name)
@@ -158,6 +182,8 @@ def cmd_outputs(args: argparse.Namespace) -> int:
 
 @_handled
 def cmd_delete(args: argparse.Namespace) -> int:
+    from daskhub_lite import jobs
+
     cluster = _cluster(args)
     for name in args.names:
         jobs.get(name, cluster=cluster).delete()

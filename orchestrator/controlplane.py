@@ -216,10 +216,13 @@ class ControlPlane:
     def _components(self, client: Client) -> list[Component]:
         """The cluster's moving parts, each an API client: nodes, scheduler, controllers."""
         out: list[Component] = []
+        pod_network = None
         if "network" in self.components:
-            out += network.build(client, ingress_port=self.ingress_port)
+            net = network.build(client, ingress_port=self.ingress_port)
+            pod_network = network.pod_network(net)
+            out += net
         if "nodes" in self.components:
-            out += runtime.build(client, self.nodes, self.data_dir)
+            out += runtime.build(client, self.nodes, self.data_dir, pod_network)
         if "scheduler" in self.components:
             out += scheduler.build(client)
         if "controllers" in self.components:

@@ -117,7 +117,9 @@ class DaskCluster(Cluster):
         self._tasks.append(asyncio.ensure_future(self._refresh_loop()))
         if self.idle_timeout:
             self._tasks.append(asyncio.ensure_future(self._heartbeat_loop()))
+        name = self.name
         await super()._start()
+        self.name = name  # the scheduler's metadata may carry another manager's name
         self._say("running")
 
     async def _create_resources(self) -> None:
@@ -188,7 +190,10 @@ class DaskCluster(Cluster):
     async def _delete_everything(self, timeout: float = 60) -> None:
         assert self.namespace is not None
         await kube.delete(self._api, kube.DASKCLUSTERS, self.name, self.namespace)
-        # Owner references take the rest away; wait until no pod (and so no process) is left.
+        # Owner references would take the rest away, but we do not wait for a garbage
+        # collector: everything the operator made carries the cluster label.
+        await kube.delete_labelled(self._api, self.namespace,
+                                   {"dask.org/cluster-name": self.name})
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if not await kube.pods_left(self._api, self.name, self.namespace):

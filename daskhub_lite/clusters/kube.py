@@ -112,3 +112,13 @@ async def wait_for_scheduler(api: Any, cluster: str, namespace: str, timeout: fl
 async def pods_left(api: Any, cluster: str, namespace: str) -> list[str]:
     pods = await list_raw(api, "pods", namespace, {"dask.org/cluster-name": cluster})
     return [p["metadata"]["name"] for p in pods]
+
+
+CLEANUP_ORDER = (WORKERGROUPS, "deployments", "replicasets", "services", "pods")
+
+
+async def delete_labelled(api: Any, namespace: str, labels: dict[str, str]) -> None:
+    """Delete what carries `labels`, owners before what they own (so nothing is recreated)."""
+    for kind in CLEANUP_ORDER:
+        for raw in await list_raw(api, kind, namespace, labels):
+            await delete(api, kind, raw["metadata"]["name"], namespace)

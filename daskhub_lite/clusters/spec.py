@@ -31,6 +31,7 @@ HEARTBEAT_ANNOTATION = "daskhub-lite.io/heartbeat"
 IDLE_TIMEOUT_ANNOTATION = "daskhub-lite.io/idle-timeout"
 GROUP_PROFILE_ANNOTATION = "daskhub-lite.io/worker-profile"
 
+_MEMORY_RE = re.compile(r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|k|M|G|T)?$")
 _NAME = re.compile(r"^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$")
 _TAG = re.compile(r"^(?P<version>\d+\.\d+\.\d+)(-py(?P<python>\d+\.\d+))?$")
 

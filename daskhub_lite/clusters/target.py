@@ -98,6 +98,8 @@ def resolve(kubeconfig: str | None = None, namespace: str | None = None,
     """The cluster to use (see module docstring). `start=False` never starts one."""
     candidates: list[str] = []
     if kubeconfig:
+        if not os.path.exists(kubeconfig):
+            raise FileNotFoundError(f"kubeconfig {kubeconfig} does not exist")
         candidates = [kubeconfig]
     else:
         env = os.environ.get("KUBECONFIG")

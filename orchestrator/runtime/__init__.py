@@ -7,7 +7,8 @@ nodes Running, and serves logs/exec for the API server on a kubelet-like endpoin
 Tunables (environment, read at build time), mostly for fast tests:
 `DASKHUB_LITE_BACKOFF_BASE_SECONDS` (CrashLoopBackOff base, 10),
 `DASKHUB_LITE_BACKOFF_MAX_SECONDS` (its cap, 300),
-`DASKHUB_LITE_SHUTDOWN_GRACE_SECONDS` (longest grace per pod when the control plane stops, 10).
+`DASKHUB_LITE_SHUTDOWN_GRACE_SECONDS` (longest grace per pod when the control plane stops, 10),
+`DASKHUB_LITE_SIMULATED_LEASE_SECONDS` (lease renewal period of simulated nodes, 40).
 """
 
 from __future__ import annotations
@@ -24,14 +25,13 @@ from orchestrator.runtime.agent import ProcessNode
 from orchestrator.runtime.kubelet import KubeletServer
 from orchestrator.runtime.nodes import NodeEntry, NodeRegistry
 from orchestrator.runtime.nodespec import NodesFileError, NodeSpec, parse
-from orchestrator.runtime.pod import NodeContext
+from orchestrator.runtime.pod import NodeContext, PodNetworkHook
 from orchestrator.runtime.simulated import SimulatedNodes
 from orchestrator.runtime.volumes import mount_namespaces_available
 
 log = logging.getLogger(__name__)
 __all__ = ["NodeAgents", "NodesFileError", "build"]
 
-SIMULATED_LEASE_PERIOD = 40.0
 
 
 def _env_float(name: str, default: float) -> float:
@@ -44,10 +44,12 @@ def _env_float(name: str, default: float) -> float:
 class NodeAgents:
     """Every node of this control plane, as one component."""
 
-    def __init__(self, client: Client, specs: list[NodeSpec], data_dir: Path) -> None:
+    def __init__(self, client: Client, specs: list[NodeSpec], data_dir: Path,
+                 pod_network: PodNetworkHook | None = None) -> None:
         self.client = client
         self.specs = specs
         self.data_dir = data_dir
+        self.pod_network = pod_network
         self.registry = NodeRegistry(client, data_dir)
         self.process_nodes: list[ProcessNode] = []
         self.simulated: SimulatedNodes | None = None
@@ -69,13 +71,14 @@ class NodeAgents:
                                          self.client.credentials.token or "")
             port = await self.kubelet.start()
         entries = [NodeEntry(s, kubelet_port=port) for s in process_specs]
-        entries += [NodeEntry(s, lease_period=SIMULATED_LEASE_PERIOD) for s in simulated_specs]
+        lease = _env_float("DASKHUB_LITE_SIMULATED_LEASE_SECONDS", 40.0)
+        entries += [NodeEntry(s, lease_period=lease) for s in simulated_specs]
         await self.registry.register(entries)
         for entry in entries[:len(process_specs)]:
             ctx = NodeContext(self.client, EventRecorder(self.client, "kubelet",
                                                          entry.spec.name),
                               entry.spec.name, self.data_dir, entry.allocatable, bind,
-                              self.backoff_base, self.backoff_cap)
+                              self.backoff_base, self.backoff_cap, self.pod_network)
             self.process_nodes.append(ProcessNode(ctx, self.shutdown_grace))
         if simulated_specs:
             self.simulated = SimulatedNodes(self.client, {s.name for s in simulated_specs})
@@ -111,10 +114,11 @@ class NodeAgents:
             await self.kubelet.stop()
 
 
-def build(client: Client, nodes: Any, data_dir: Path) -> list[Any]:
+def build(client: Client, nodes: Any, data_dir: Path,
+          pod_network: PodNetworkHook | None = None) -> list[Any]:
     """The node agents for this control plane: the local node when `nodes` is None, else the
     nodes a nodes file (path, parsed document or list of entries) declares."""
     specs = parse(nodes)
     if nodes is None:
         specs = [NodeSpec(hostinfo.local_node_name(), "process", local=True)]
-    return [NodeAgents(client, specs, Path(data_dir))]
+    return [NodeAgents(client, specs, Path(data_dir), pod_network)]

@@ -109,6 +109,7 @@ class ProcessNode:
 
         async def stop() -> None:
             await worker.request_stop(min(2.0, _grace(pod)), delete=False)
+            worker.release_network()
             podfiles.remove(worker.folder)
 
         asyncio.ensure_future(stop())

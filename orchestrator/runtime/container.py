@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import sys
 import signal
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,7 +88,15 @@ def injected_env(pod: Mapping[str, Any], api_host: str, api_port: str, kubeconfi
 
 
 def host_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if k not in _PRIVATE_ENV}
+    """The host environment, with this Python environment's scripts (`dask`, `kopf`,
+    `jupyterhub`) first on PATH: the host environment stands in for the image, and a
+    virtualenv used without activation would otherwise hide them."""
+    env = {k: v for k, v in os.environ.items() if k not in _PRIVATE_ENV}
+    scripts = os.path.dirname(sys.executable)
+    path = env.get("PATH", os.defpath)
+    if scripts not in path.split(os.pathsep):
+        env["PATH"] = os.pathsep.join([scripts, path])
+    return env
 
 
 async def prepare(pod: Mapping[str, Any], container: Mapping[str, Any], lookup: envs.Lookup,

@@ -170,13 +170,16 @@ class NodeRegistry:
             entry.allocatable = dict(obj["status"]["allocatable"])
             async with sem:
                 entry.uid = await self._upsert(obj)
-                await self._renew(entry)
+                if entry.spec.runtime == "process":
+                    await self._renew(entry)  # simulated nodes get theirs from run(), spread
             self.entries[entry.spec.name] = entry
 
         await asyncio.gather(*(one(e) for e in entries))
         now = time.monotonic()
         for i, entry in enumerate(entries):  # spread the next renewals over one period
             entry.next_renew = now + entry.lease_period * (i % 100 + 1) / 100
+            if entry.spec.runtime != "process":
+                entry.next_renew = now + entry.lease_period * (i % 100) / 100
 
     async def _upsert(self, obj: dict[str, Any]) -> str:
         name = obj["metadata"]["name"]

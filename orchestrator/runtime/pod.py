@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Mapping
+from typing import Any, Awaitable, Callable, Mapping, Protocol
 
 from orchestrator.api import errors
 from orchestrator.api.kinds import BUILTIN_TYPES
@@ -22,9 +23,9 @@ from orchestrator.runtime import container as ctr
 from orchestrator.runtime import limits, podfiles, process
 from orchestrator.runtime.probes import ProbeLoop
 from orchestrator.runtime.status import (
+    HOST_IP,
     Backoff,
     ContainerState,
-    pod_ip,
     pod_status,
     rfc3339,
 )
@@ -48,6 +49,28 @@ class NodeContext:
     bind_mounts: bool
     backoff_base: float = 10.0
     backoff_cap: float = 300.0
+    pod_network: "PodNetworkHook | None" = None
+
+
+class PodAttachmentLike(Protocol):
+    @property
+    def ip(self) -> str: ...
+
+    @property
+    def env(self) -> dict[str, str]: ...
+
+    @property
+    def pythonpath(self) -> list[str]: ...
+
+
+class PodNetworkHook(Protocol):
+    """The pod network, handed in by the control plane (the runtime may not import it):
+    `attach` gives a pod its address, the Service variables and the start-up hook folder;
+    `detach` releases them once the pod's processes are gone."""
+
+    def attach(self, pod: dict[str, Any]) -> PodAttachmentLike: ...
+
+    def detach(self, pod: dict[str, Any]) -> None: ...
 
 
 class PodWorker:
@@ -60,6 +83,8 @@ class PodWorker:
         self.namespace: str = md.get("namespace", "default")
         self.name: str = md["name"]
         self.folder = podfiles.pod_dir(ctx.data_dir, self.uid)
+        self.attachment: PodAttachmentLike | None = None
+        self.ip = HOST_IP
         spec = pod.get("spec") or {}
         self.policy = str(spec.get("restartPolicy", "Always"))
         self.init_specs: list[dict[str, Any]] = list(spec.get("initContainers") or [])
@@ -142,6 +167,9 @@ class PodWorker:
     async def _prepare_pod(self) -> None:
         """Folders, credentials and volumes; a missing ConfigMap/Secret is retried."""
         self.folder.mkdir(parents=True, exist_ok=True)
+        if self.ctx.pod_network is not None and self.attachment is None:
+            self.attachment = self.ctx.pod_network.attach(self.pod)
+            self.ip = self.attachment.ip
         self.sa_dir, self.kubeconfig = podfiles.write_credentials(
             self.folder, self.ctx.client.credentials, self.namespace)
         delay = 1.0
@@ -235,6 +263,13 @@ class PodWorker:
     async def _start(self, spec: dict[str, Any], state: ContainerState) -> ctr.Running | None:
         base = ctr.injected_env(self.pod, *podfiles.api_host_port(self.ctx.client.credentials),
                                 self.kubeconfig, self.sa_dir)
+        if self.attachment is not None:
+            base.update(self.attachment.env)
+            base["DASKHUB_LITE_POD_IP"] = self.ip
+            paths = list(self.attachment.pythonpath)
+            if os.environ.get("PYTHONPATH"):
+                paths.append(os.environ["PYTHONPATH"])
+            base["PYTHONPATH"] = os.pathsep.join(paths)
         attempt = state.restart_count + (1 if state.restarting else 0)
         log_path = podfiles.log_path(self.folder, state.name, attempt)
         log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -313,7 +348,7 @@ class PodWorker:
 
     def _probes(self, spec: dict[str, Any], state: ContainerState, run: ctr.Running
                 ) -> list[asyncio.Task[None]]:
-        host = pod_ip(self.pod)
+        host = self.ip
         started = asyncio.Event()
         if state.started:
             started.set()
@@ -377,7 +412,7 @@ class PodWorker:
             if self.terminating:
                 continue
             status = pod_status(self.pod, self.init, self.init_failed, self.containers,
-                                self.start_time)
+                                self.start_time, self.ip)
             try:
                 updated = await self.ctx.client.patch(PODS, self.name, {"status": status},
                                                       self.namespace, subresource="status")
@@ -417,7 +452,13 @@ class PodWorker:
                                          uid=self.uid)
         except (errors.NotFound, errors.Conflict):
             pass
+        self.release_network()
         podfiles.remove(self.folder)
+
+    def release_network(self) -> None:
+        if self.ctx.pod_network is not None and self.attachment is not None:
+            self.ctx.pod_network.detach(self.pod)
+            self.attachment = None
 
     async def _stop_one(self, name: str, run: ctr.Running, deadline: float) -> None:
         spec = next((c for c in self.specs + self.init_specs if c["name"] == name), {})

@@ -18,12 +18,7 @@ def rfc3339(moment: float) -> str:
     return datetime.fromtimestamp(moment, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def pod_ip(pod: Mapping[str, Any]) -> str:
-    """The pod's address. One place, so the pod-network work can give each pod its own."""
-    return "127.0.0.1"
-
-
-HOST_IP = "127.0.0.1"
+HOST_IP = "127.0.0.1"  # pods get their own address from the pod network when it runs
 
 
 @dataclass
@@ -111,7 +106,8 @@ def _unready(names: list[str]) -> str:
 
 
 def pod_status(pod: Mapping[str, Any], init: list[ContainerState], init_failed: bool,
-               containers: list[ContainerState], start_time: float) -> dict[str, Any]:
+               containers: list[ContainerState], start_time: float,
+               ip: str = HOST_IP) -> dict[str, Any]:
     """The pod's status as the kubelet would post it, keeping existing transition times."""
     spec = pod.get("spec") or {}
     current = pod.get("status") or {}
@@ -145,7 +141,7 @@ def pod_status(pod: Mapping[str, Any], init: list[ContainerState], init_failed: 
                 del c[key]
     status.update({
         "phase": the_phase, "hostIP": HOST_IP, "hostIPs": [{"ip": HOST_IP}],
-        "podIP": pod_ip(pod), "podIPs": [{"ip": pod_ip(pod)}],
+        "podIP": ip, "podIPs": [{"ip": ip}],
         "startTime": current.get("startTime") or rfc3339(start_time),
         "containerStatuses": [c.to_status() for c in containers],
         "qosClass": current.get("qosClass") or qos_class(spec),

@@ -73,6 +73,7 @@ class LiveScheduler:
         self._binds = asyncio.Semaphore(MAX_BINDS_IN_FLIGHT)
         self._bind_tasks: set[asyncio.Task[None]] = set()
         self._groups: dict[str, set[str]] = {}  # "ns/group" -> member pod keys
+        self._before_node: dict[str, set[str]] = {}  # node -> pods bound before it was known
         self.preemptor = Preemptor(client, self.scheduler, self.state, self.pods, self.events)
         self.nodes.add_handler(self._on_node)
         self.pods.add_handler(self._on_pod)
@@ -91,9 +92,12 @@ class LiveScheduler:
             return  # a heartbeat: nothing the scheduler looks at changed
         self._node_infos[info.name] = info
         self.state.add_node(info)
-        # Pods bound to this node before it was known are accounted now.
-        for pod in self.pods.items():
-            if (pod.get("spec") or {}).get("nodeName") == info.name:
+        # Pods bound to this node before it was known are accounted now (an index, not a
+        # scan of every pod: registering 5,000 nodes must not cost nodes x pods).
+        for key in sorted(self._before_node.pop(info.name, ())):
+            ns, _, name = key.partition("/")
+            pod = self.pods.get(ns, name)
+            if pod is not None and (pod.get("spec") or {}).get("nodeName") == info.name:
                 self._account_bound(pod)
         self._unpark()
 
@@ -148,6 +152,7 @@ class LiveScheduler:
         if placed is not None and placed[0] == node:
             return
         if node not in self.state.nodes:
+            self._before_node.setdefault(node, set()).add(key)
             return  # accounted once the node is known
         try:
             self.state.add_bound_pod(PodInfo.from_pod(pod), node)

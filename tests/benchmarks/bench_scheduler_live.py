@@ -82,9 +82,24 @@ def serve(data_dir: str, with_scheduler: bool) -> None:
     from orchestrator import ControlPlane
 
     components = ("scheduler",) if with_scheduler else ()
+    profile = os.environ.get("BENCH_PROFILE")  # a file: cProfile the control plane's thread
+    if profile:
+        import cProfile
+        import threading
+
+        profiler = cProfile.Profile()
+        threading.setprofile(lambda *a: None)
+        original = ControlPlane._run
+
+        def profiled(self: Any) -> None:
+            profiler.runcall(original, self)
+
+        ControlPlane._run = profiled  # type: ignore[method-assign]
     with ControlPlane(data_dir=data_dir, components=components, watch_history=200_000) as cp:
         print(cp.kubeconfig, flush=True)
         sys.stdin.read()
+    if profile:
+        profiler.dump_stats(profile)
 
 
 class Server:

@@ -82,19 +82,50 @@ def test_websocket_port_forward_with_python_client(net: NetworkHarness) -> None:
     assert reply.startswith(b"HTTP/1.1 200") and reply.endswith(b"dashboard")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "kubectl >= 1.31 tunnels SPDY/3.1 inside the WebSocket (SPDY/3.1+portforward.k8s.io) "
-    "and falls back to plain SPDY; the server speaks only the v4.channel.k8s.io framing"))
-def test_kubectl_port_forward(net: NetworkHarness, kubectl: Kubectl) -> None:
-    proc = kubectl.popen("port-forward", "pod/dash", ":8787")
+@pytest.mark.parametrize("target", ["pod/dash 8787", "svc/dash 80"])
+def test_kubectl_port_forward(net: NetworkHarness, kubectl: Kubectl, target: str) -> None:
+    # kubectl >= 1.31 tunnels SPDY/3.1 inside a WebSocket (SPDY/3.1+portforward.k8s.io);
+    # for svc/x it picks a ready pod behind the service and maps the service port itself.
+    resource, remote = target.split()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        local = s.getsockname()[1]
+    proc = kubectl.popen("port-forward", resource, f"{local}:{remote}")
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()
-        local = int(line.split("127.0.0.1:")[1].split()[0])
-        assert http_get(f"http://127.0.0.1:{local}/") == "dashboard"
+        assert f"127.0.0.1:{local}" in line, line + (proc.stderr.read() if proc.stderr else "")
+        url = f"http://127.0.0.1:{local}/"
+        for _ in range(3):  # each GET is its own forwarded connection (a new stream pair)
+            assert http_get(url) == "dashboard"
+        assert json.loads(http_get(url + "status"))["path"] == "/status"
     finally:
         proc.terminate()
         try:
             proc.wait(5)
         except subprocess.TimeoutExpired:
             proc.kill()
+        assert proc.stderr is not None
+        stderr = proc.stderr.read()
+    assert "error" not in stderr.lower(), stderr
+
+
+def test_kubectl_port_forward_reports_refused_port(net: NetworkHarness, kubectl: Kubectl) -> None:
+    # Nothing listens on port 9 in the pod: the server writes the failure to the SPDY error
+    # stream, which kubectl prints (and then, as against a real kubelet, gives up).
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        local = s.getsockname()[1]
+    proc = kubectl.popen("port-forward", "pod/dash", f"{local}:9")
+    try:
+        assert proc.stdout is not None and proc.stderr is not None
+        assert f"127.0.0.1:{local}" in proc.stdout.readline()
+        with pytest.raises(OSError):
+            http_get(f"http://127.0.0.1:{local}/")
+        proc.wait(10)
+        stderr = proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+    assert "error forwarding port 9 to pod dash" in stderr and "connection refused" in stderr

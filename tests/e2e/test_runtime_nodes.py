@@ -47,9 +47,12 @@ def test_nodes_from_file(kubectl: Kubectl) -> None:
     assert nodes["sim-1"]["metadata"]["labels"]["daskhub-lite.io/runtime"] == "simulated"
     assert all(c["status"] == "True" for n in nodes.values() for c in n["status"]["conditions"]
                if c["type"] == "Ready")
-    leases = {x["metadata"]["name"] for x in kubectl.json(
-        "get", "leases", "-n", "kube-node-lease")["items"]}
-    assert set(nodes) <= leases
+
+    def leases() -> set[str]:
+        return {x["metadata"]["name"] for x in kubectl.json(
+            "get", "leases", "-n", "kube-node-lease")["items"]}
+    # Simulated nodes' first renewals are spread over their lease period.
+    wait_for(lambda: set(nodes) <= leases(), timeout=10, interval=0.3)
 
 
 def test_process_and_simulated_pods(kubectl: Kubectl) -> None:

@@ -269,7 +269,7 @@ def test_readiness_probe_that_never_passes(kubectl: Kubectl, node: str) -> None:
 
 
 def test_probes_pass_and_liveness_restarts(kubectl: Kubectl, node: str) -> None:
-    server = py("web", "import http.server as h; h.HTTPServer(('127.0.0.1', 18731), "
+    server = py("web", "import http.server as h; h.HTTPServer(('', 18731), "
                 "h.SimpleHTTPRequestHandler).serve_forever()",
                 ports=[{"name": "http", "containerPort": 18731}],
                 readinessProbe={"httpGet": {"path": "/", "port": "http"}, "periodSeconds": 1},

@@ -1,0 +1,87 @@
+"""Training jobs with a Dask cluster attached: dask-kubernetes `DaskJob` resources.
+
+The operator starts a Dask cluster named after the job and a runner pod from our pod template
+(so it carries the job label, the code and the outputs claim) with `DASK_SCHEDULER_ADDRESS`
+set. `as_job` presents a DaskJob as a batch Job so the rest of `jobs` reads it the same way.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Mapping
+
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from daskhub_lite.jobs_kube import Cluster
+from daskhub_lite.jobs_spec import JobRequest, dask_job_manifest
+
+GROUP, VERSION, PLURAL = "kubernetes.dask.org", "v1", "daskjobs"
+CRD = f"{PLURAL}.{GROUP}"
+_STATUS = {"Successful": ("Complete", ""), "Failed": ("Failed", "DaskJobFailed")}
+
+
+def available(cluster: Cluster) -> bool:
+    """Whether the dask-kubernetes operator's DaskJob resource exists on the cluster."""
+    try:
+        client.ApiextensionsV1Api(cluster.api).read_custom_resource_definition(
+            CRD, _preload_content=False)
+        return True
+    except ApiException as exc:
+        if exc.status in (403, 404):
+            return False
+        raise
+
+
+def submit(req: JobRequest, cluster: Cluster) -> Any:
+    from daskhub_lite import jobs
+
+    if not available(cluster):
+        raise jobs.JobError(
+            "dask_workers needs the dask-kubernetes operator (its DaskJob resource) on the "
+            "cluster: install it with `daskhub-lite install dask-operator dask-operator -n "
+            "dask-operator --create-namespace --wait`, or submit with dask_workers=0")
+    jobs._create(cluster, req, dask_job_manifest(req))
+    return jobs.TrainingJob(req.name, cluster, req.namespace, kind="DaskJob")
+
+
+def read(cluster: Cluster, name: str, namespace: str) -> dict[str, Any]:
+    resp = cluster.custom.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name,
+                                                       _preload_content=False)
+    return as_job(json.loads(resp.data))
+
+
+def list_all(cluster: Cluster, namespace: str, selector: str) -> list[dict[str, Any]]:
+    if not available(cluster):
+        return []
+    resp = cluster.custom.list_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL,
+                                                        label_selector=selector,
+                                                        _preload_content=False)
+    return [as_job(obj) for obj in json.loads(resp.data)["items"]]
+
+
+def delete(cluster: Cluster, name: str, namespace: str) -> None:
+    cluster.custom.delete_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name,
+                                                   _preload_content=False)
+
+
+def as_job(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """A DaskJob in the shape of a batch Job (metadata, spec.template, status conditions)."""
+    status = obj.get("status") or {}
+    job_status = str(status.get("jobStatus") or "")
+    conditions = []
+    if job_status in _STATUS:
+        kind, reason = _STATUS[job_status]
+        conditions.append({"type": kind, "status": "True", "reason": reason,
+                           "message": f"the DaskJob's runner pod {job_status.lower()}"})
+    job = (obj.get("spec") or {}).get("job") or {}
+    return {"apiVersion": obj.get("apiVersion"), "kind": "DaskJob",
+            "metadata": obj.get("metadata") or {},
+            "spec": {"completions": 1, "template": {"metadata": job.get("metadata") or {},
+                                                    "spec": job.get("spec") or {}}},
+            "status": {"conditions": conditions,
+                       "active": 1 if job_status == "Running" else 0,
+                       "succeeded": 1 if job_status == "Successful" else 0,
+                       "failed": 1 if job_status == "Failed" else 0,
+                       "startTime": status.get("startTime") or "",
+                       "completionTime": status.get("endTime") or ""}}
