@@ -108,6 +108,8 @@ class TrainingJob:
         selector = f"{JOB_LABEL}={self.name}"
         if not include_helpers:
             selector += f",!{jobs_outputs.HELPER_ROLE}"
+        if self.kind == "DaskJob":
+            selector += f",{jobs_dask.NOT_CLUSTER_PODS}"
         items = _raw(self.cluster.core.list_namespaced_pod, self.namespace,
                      label_selector=selector)["items"]
         return _list(items)
@@ -398,6 +400,8 @@ def list(*, namespace: str | None = None, cluster: Cluster | None = None,  # noq
     for job in sorted(jobs, key=lambda j: j["metadata"].get("creationTimestamp") or ""):
         name = job["metadata"]["name"]
         mine = [p for p in pods if (p["metadata"].get("labels") or {}).get(JOB_LABEL) == name
-                and jobs_outputs.HELPER_ROLE not in (p["metadata"].get("labels") or {})]
+                and jobs_outputs.HELPER_ROLE not in (p["metadata"].get("labels") or {})
+                and (p["metadata"].get("labels") or {}).get("dask.org/component") not in (
+                    "scheduler", "worker")]
         out.append(summarize(job, mine))
     return out

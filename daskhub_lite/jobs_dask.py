@@ -8,6 +8,8 @@ set. `as_job` presents a DaskJob as a batch Job so the rest of `jobs` reads it t
 from __future__ import annotations
 
 import json
+import sys
+from pathlib import Path
 from typing import Any, Mapping
 
 from kubernetes import client
@@ -16,6 +18,8 @@ from kubernetes.client.exceptions import ApiException
 from daskhub_lite.jobs_kube import Cluster
 from daskhub_lite.jobs_spec import JobRequest, dask_job_manifest
 
+# The operator labels the cluster's pods with the DaskJob's labels (ours among them).
+NOT_CLUSTER_PODS = "dask.org/component notin (scheduler,worker)"
 GROUP, VERSION, PLURAL = "kubernetes.dask.org", "v1", "daskjobs"
 CRD = f"{PLURAL}.{GROUP}"
 _STATUS = {"Successful": ("Complete", ""), "Failed": ("Failed", "DaskJobFailed")}
@@ -41,7 +45,10 @@ def submit(req: JobRequest, cluster: Cluster) -> Any:
             "dask_workers needs the dask-kubernetes operator (its DaskJob resource) on the "
             "cluster: install it with `daskhub-lite install dask-operator dask-operator -n "
             "dask-operator --create-namespace --wait`, or submit with dask_workers=0")
-    jobs._create(cluster, req, dask_job_manifest(req))
+    dask, python = "dask", "python"
+    if cluster.embedded:  # pods run on this machine: this environment's dask
+        dask, python = str(Path(sys.executable).parent / "dask"), sys.executable
+    jobs._create(cluster, req, dask_job_manifest(req, dask, python))
     return jobs.TrainingJob(req.name, cluster, req.namespace, kind="DaskJob")
 
 

@@ -226,17 +226,39 @@ def job_manifest(req: JobRequest) -> dict[str, Any]:
             "spec": spec}
 
 
-def dask_job_manifest(req: JobRequest) -> dict[str, Any]:
+# The runner starts with the cluster; it waits (an init container) until the scheduler answers
+# so that user scripts can simply connect.
+WAIT_FOR_SCHEDULER = """\
+import os, sys, time
+from distributed import Client
+deadline = time.monotonic() + 300
+while True:
+    try:
+        Client(os.environ["DASK_SCHEDULER_ADDRESS"], timeout=5).close()
+        break
+    except Exception as exc:
+        if time.monotonic() > deadline:
+            sys.exit("the Dask scheduler did not answer within 300s: %s" % exc)
+        time.sleep(0.5)
+"""
+
+
+def dask_job_manifest(req: JobRequest, dask: str = "dask",
+                      python: str = "python") -> dict[str, Any]:
     """A dask-kubernetes `DaskJob`: the job pod runs beside a Dask cluster whose address the
-    operator puts in `DASK_SCHEDULER_ADDRESS`."""
+    operator puts in `DASK_SCHEDULER_ADDRESS`. `dask` and `python` are the programs (paths on
+    the embedded control plane, whose pods run on this machine)."""
     template = pod_template(req)
-    worker = {"name": "worker", "image": req.image,
-              "args": ["dask", "worker", "--name", "$(DASK_WORKER_NAME)", "--dashboard",
-                       "--dashboard-address", "8788"],
-              "env": [{"name": "OUTPUT_DIR", "value": OUTPUT_DIR}],
+    address = (f"tcp://{req.name}-scheduler.{req.namespace}.svc.cluster.local:8786")
+    template["spec"].setdefault("initContainers", []).append({
+        "name": "wait-for-scheduler", "image": req.image,
+        "command": [python, "-c", WAIT_FOR_SCHEDULER],
+        "env": [{"name": "DASK_SCHEDULER_ADDRESS", "value": address}]})
+    worker = {"name": "worker", "image": req.image, "command": [dask, "worker"],
+              "args": ["--name", "$(DASK_WORKER_NAME)", "--dashboard-address", ":8788"],
               "ports": [{"name": "http-dashboard", "containerPort": 8788}]}
-    scheduler = {"name": "scheduler", "image": req.image,
-                 "args": ["dask", "scheduler"],
+    scheduler = {"name": "scheduler", "image": req.image, "command": [dask, "scheduler"],
+                 "args": ["--port", "8786", "--dashboard-address", ":8787"],
                  "ports": [{"name": "tcp-comm", "containerPort": 8786},
                            {"name": "http-dashboard", "containerPort": 8787}]}
     return {"apiVersion": "kubernetes.dask.org/v1", "kind": "DaskJob",

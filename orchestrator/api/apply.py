@@ -38,6 +38,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
+from orchestrator.api.jsoncopy import json_copy
 from orchestrator.api.errors import BadRequest, Cause, Conflict
 from orchestrator.api.patch import FieldSchema, json_equal
 
@@ -101,7 +102,7 @@ def record_update(
     tracked one by one (without it lists are owned whole). A `new` carrying managedFields
     of its own (not on a subresource) replaces the live ones; `[{}]` clears them.
     """
-    result = copy.deepcopy(new)
+    result = json_copy(new)
     entries = _entries_for_update(old, result, subresource)
     before = _tracked(old, schema)
     after = _tracked(result, schema)
@@ -541,7 +542,7 @@ class _Apply:
             self.gvk = "/" + self.gvk
 
     def run(self) -> dict[str, Any]:
-        live_obj = copy.deepcopy(self.live) if self.live is not None else {}
+        live_obj = json_copy(self.live) if self.live is not None else {}
         _metadata(live_obj).pop("managedFields", None)
         entries = self._entries(live_obj)
         self._check_shape(self.applied, self.schema, "")
@@ -669,7 +670,7 @@ def _merge(live: Any, applied: Any, schema: FieldSchema | None) -> Any:
         if kind == "atomic" or not isinstance(live, list):
             return fresh
         return _merge_list(live, applied, kind, keys, item_schema) or fresh
-    return copy.deepcopy(applied)
+    return json_copy(applied)
 
 
 def _merge_list(

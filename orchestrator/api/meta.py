@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import copy
 import secrets
 import uuid
 from datetime import datetime, timezone
 from typing import Any
+
+from orchestrator.api.jsoncopy import json_copy
 
 # generateName suffixes use the same alphabet as Kubernetes (no vowels, no confusables).
 _SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
@@ -39,7 +40,7 @@ def metadata(obj: dict[str, Any]) -> dict[str, Any]:
 
 
 def deep_copy(obj: dict[str, Any]) -> dict[str, Any]:
-    return copy.deepcopy(obj)
+    return json_copy(obj)
 
 
 def without_status(obj: dict[str, Any]) -> dict[str, Any]:

@@ -37,11 +37,11 @@ server does when it cannot decode the patched document.
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 from typing import Any, Protocol
 
+from orchestrator.api.jsoncopy import json_copy
 from orchestrator.api.errors import APIError, BadRequest, Cause, Invalid, RequestEntityTooLarge, invalid
 
 MAX_JSON_PATCH_OPERATIONS = 10000
@@ -89,7 +89,7 @@ class FieldSchema(Protocol):
 def json_patch(doc: dict[str, Any], operations: Any) -> dict[str, Any]:
     """Apply an RFC 6902 JSON patch (a list of operations) to `doc`."""
     if operations is None:  # Go decodes `null` into an empty patch
-        return copy.deepcopy(doc)
+        return json_copy(doc)
     if not isinstance(operations, list):
         raise BadRequest(_unmarshal_message(operations, "jsonpatch.Patch"))
     for op in operations:
@@ -101,7 +101,7 @@ def json_patch(doc: dict[str, Any], operations: Any) -> dict[str, Any]:
             f"got {len(operations)}"
         )
     try:
-        result = _JsonPatcher(copy.deepcopy(doc)).apply(operations)
+        result = _JsonPatcher(json_copy(doc)).apply(operations)
     except _PatchFailed as failure:
         raise Invalid(_REJECTED, causes=[Cause("UnexpectedServerResponse", str(failure))])
     except RecursionError:
@@ -117,8 +117,8 @@ def merge_patch(doc: dict[str, Any], patch: Any) -> dict[str, Any]:
             return _require_object([_without_nulls(item) for item in patch])
         if not isinstance(patch, dict):
             raise BadRequest("Invalid JSON Patch")
-        result = copy.deepcopy(doc)
-        _merge_objects(result, copy.deepcopy(patch))
+        result = json_copy(doc)
+        _merge_objects(result, json_copy(patch))
         return result
     except RecursionError:
         raise BadRequest("the patch or the object is nested too deeply") from None
@@ -129,13 +129,13 @@ def strategic_merge_patch(
 ) -> dict[str, Any]:
     """Apply a Kubernetes strategic merge patch, list semantics taken from `schema`."""
     if patch is None:
-        return copy.deepcopy(doc)
+        return json_copy(doc)
     if not isinstance(patch, dict):
         raise BadRequest(_unmarshal_message(patch, "map[string]interface {}"))
     if schema is None:
         return merge_patch(doc, patch)
     try:
-        merged = _merge_map(copy.deepcopy(doc), copy.deepcopy(patch), schema)
+        merged = _merge_map(json_copy(doc), json_copy(patch), schema)
     except _SmpListOfLists:
         raise Invalid(_REJECTED, causes=[Cause("UnexpectedServerResponse", ERR_NO_LIST_OF_LISTS)])
     except _SmpFailed as failure:
@@ -482,7 +482,7 @@ class _JsonPatcher:
                 f"{self.copied_bytes}, exceeding the limit {MAX_ACCUMULATED_COPY_SIZE}"
             )
         try:
-            _add(*target, copy.deepcopy(value))
+            _add(*target, json_copy(value))
         except _PointerError as error:
             raise _PatchFailed(f"error while adding value during copy: {error}") from None
 

@@ -4,8 +4,9 @@ it, inside objects, array items and additionalProperties values, at any depth.""
 
 from __future__ import annotations
 
-import copy
 from typing import Any
+
+from orchestrator.api.jsoncopy import json_copy
 
 MAX_DEPTH = 64  # schemas are finite, objects may not be: stop rather than recurse forever
 
@@ -21,7 +22,7 @@ def apply_schema_defaults(value: Any, schema: Any, depth: int = 0) -> None:
                 if not isinstance(sub, dict):
                     continue
                 if name not in value and "default" in sub:
-                    value[name] = copy.deepcopy(sub["default"])
+                    value[name] = json_copy(sub["default"])
                 if name in value:
                     apply_schema_defaults(value[name], sub, depth + 1)
         extra = schema.get("additionalProperties")

@@ -14,7 +14,8 @@ import json
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 _REF_PREFIX = "#/$defs/"
 INT_OR_STRING_DEF = "io.k8s.apimachinery.pkg.util.intstr.IntOrString"
@@ -79,6 +80,9 @@ def ref_target(ref: str) -> str:
     return ref[len(_REF_PREFIX):] if ref.startswith(_REF_PREFIX) else ref.rsplit("/", 1)[-1]
 
 
+_UNSET = object()
+
+
 class SchemaNode:
     """One schema node, `$ref` resolved on first use.
 
@@ -88,7 +92,8 @@ class SchemaNode:
     their Go types are.
     """
 
-    __slots__ = ("_raw", "_from_crd", "_is_root", "_resolved", "_ref", "_properties")
+    __slots__ = ("_raw", "_from_crd", "_is_root", "_resolved", "_ref", "_properties", "_items",
+                 "_additional")
 
     def __init__(
         self, raw: Mapping[str, Any], *, from_crd: bool = False, is_root: bool = False
@@ -99,6 +104,9 @@ class SchemaNode:
         self._resolved: Mapping[str, Any] | None = None
         self._ref: str | None = None
         self._properties: dict[str, SchemaNode] | None = None
+        # Child nodes are built once: validation, pruning and apply walk them per request.
+        self._items: object = _UNSET
+        self._additional: object = _UNSET
 
     # --- resolution -------------------------------------------------------------------
     def _body(self) -> Mapping[str, Any]:
@@ -157,7 +165,9 @@ class SchemaNode:
         return self.additional_properties
 
     def items(self) -> SchemaNode | None:
-        return self._wrap(self._body().get("items"))
+        if self._items is _UNSET:
+            self._items = self._wrap(self._body().get("items"))
+        return self._items  # type: ignore[return-value]
 
     @property
     def patch_strategy(self) -> str | None:
@@ -217,10 +227,13 @@ class SchemaNode:
 
     @property
     def additional_properties(self) -> SchemaNode | None:
-        extra = self._body().get("additionalProperties")
-        if extra is True:
-            return SchemaNode({}, from_crd=self._from_crd)
-        return self._wrap(extra)
+        if self._additional is _UNSET:
+            extra = self._body().get("additionalProperties")
+            if extra is True:
+                self._additional = SchemaNode({}, from_crd=self._from_crd)
+            else:
+                self._additional = self._wrap(extra)
+        return self._additional  # type: ignore[return-value]
 
     @property
     def required(self) -> tuple[str, ...]:

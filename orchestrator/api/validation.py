@@ -12,7 +12,8 @@ import base64
 import binascii
 import re
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from orchestrator.api.errors import (
     BadRequest,

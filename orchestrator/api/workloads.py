@@ -3,12 +3,12 @@ owner references, pods made from templates, pod readiness and availability."""
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 from datetime import datetime, timedelta, timezone
 from typing import Any, Mapping
 
+from orchestrator.api.jsoncopy import json_copy
 from orchestrator.api.meta import now_rfc3339, parse_time
 
 Obj = dict[str, Any]
@@ -69,7 +69,7 @@ def pod_from_template(template: Mapping[str, Any], owner: Mapping[str, Any], *,
     else:
         md["generateName"] = generate_name or f"{owner['metadata']['name']}-"
     return {"apiVersion": "v1", "kind": "Pod", "metadata": md,
-            "spec": copy.deepcopy(template.get("spec") or {})}
+            "spec": json_copy(template.get("spec") or {})}
 
 
 def condition(obj: Mapping[str, Any], ctype: str) -> Obj | None:

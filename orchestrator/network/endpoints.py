@@ -47,7 +47,7 @@ def selects(selector: dict[str, str] | None, pod: dict[str, Any]) -> bool:
 def pod_ready(pod: dict[str, Any]) -> bool:
     for cond in (pod.get("status") or {}).get("conditions") or []:
         if cond.get("type") == "Ready":
-            return cond.get("status") == "True"
+            return bool(cond.get("status") == "True")
     return False
 
 

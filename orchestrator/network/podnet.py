@@ -30,7 +30,7 @@ from orchestrator.client import Client, Informer
 
 log = logging.getLogger(__name__)
 
-POD_CIDR = ipaddress.ip_network("127.244.0.0/16")
+POD_CIDR = ipaddress.IPv4Network("127.244.0.0/16")
 HOOK_DIR = str(Path(__file__).parent / "hook")
 SERVICES = next(rt for rt in BUILTIN_TYPES if rt.group == "" and rt.plural == "services")
 

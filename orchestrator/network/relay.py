@@ -80,7 +80,7 @@ class Half(asyncio.Protocol):
                 half.peer.transport.write_eof()
 
 
-def reset(transport: asyncio.BaseTransport) -> None:
+def reset(transport: asyncio.Transport) -> None:
     """Close with RST, as a refused connection looks to a client that got through accept."""
     sock = transport.get_extra_info("socket")
     if sock is not None:

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import logging
 import time
@@ -197,17 +198,17 @@ class ServiceProxy:
                 continue  # nothing ready: no listener, so connections are refused
             try:
                 listener.server = await asyncio.get_running_loop().create_server(
-                    lambda ref=listener.ref: _Inbound(self, ref), addr[0], addr[1],
+                    functools.partial(_Inbound, self, listener.ref), addr[0], addr[1],
                     reuse_address=True)
             except OSError as exc:
                 if listener.kind == "cluster" and addr[1] < 1024:
                     continue  # served at port + offset instead (needs privilege)
                 if addr not in self._failed:
                     self._failed.add(addr)
-                    svc = by_service.get((listener.ref.namespace, listener.ref.service))
-                    if svc is not None:
+                    owner = by_service.get((listener.ref.namespace, listener.ref.service))
+                    if owner is not None:
                         await self.events.record(
-                            svc, "Warning", "FailedToBindPort",
+                            owner, "Warning", "FailedToBindPort",
                             f"cannot listen on {addr[0]}:{addr[1]}: {exc.strerror or exc}")
                 continue
             self._failed.discard(addr)

@@ -8,12 +8,12 @@ atomic. Handlers in `http.py` only translate HTTP to calls here; errors are rais
 
 from __future__ import annotations
 
-import copy
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable
 
+from orchestrator.api.jsoncopy import json_copy
 from orchestrator.api import apply as ssa
 from orchestrator.api import defaults, errors, meta, patch, schemas, validation
 from orchestrator.api.kinds import (
@@ -182,7 +182,13 @@ class ObjectService:
                     rt.kind, rt.group, "",
                     [errors.required("metadata.name", "name or generateName is required")],
                 )
-            md["name"] = prefix + meta.name_suffix()
+            # Like kube-apiserver (RetryGenerateName), a generated name that is taken is
+            # drawn again rather than failing the create.
+            key_ns = ns if rt.namespaced else ""
+            for _ in range(8):
+                md["name"] = str(prefix) + meta.name_suffix()
+                if self.store.get(rt.key, key_ns, md["name"]) is None:
+                    break
         for key in _SYSTEM_META:
             md.pop(key, None)
         md["uid"] = meta.new_uid()
@@ -220,7 +226,7 @@ class ObjectService:
                 f"Object 'Kind' is missing in '{str(body)[:80]}'" if body is not None
                 else "the body of the request was empty"
             )
-        obj = copy.deepcopy(body)
+        obj = json_copy(body)
         api_version = obj.get("apiVersion") or rt.api_version
         kind = obj.get("kind") or rt.kind
         if not isinstance(api_version, str) or not isinstance(kind, str):
@@ -336,14 +342,14 @@ class ObjectService:
     ) -> dict[str, Any]:
         """The object to store: `new`, with the parts this endpoint may not change kept."""
         if subresource == "status":
-            merged = copy.deepcopy(current)
+            merged = json_copy(current)
             if "status" in new:
                 merged["status"] = new["status"]
             else:
                 merged.pop("status", None)
             # Status writes may not change metadata, except what controllers record there.
             return merged
-        merged = copy.deepcopy(new)
+        merged = json_copy(new)
         md = meta.metadata(merged)
         cur_md = current["metadata"]
         for key in _SYSTEM_META:
@@ -528,7 +534,7 @@ class ObjectService:
             return self.served(rt, current), True
         if cur_md.get("deletionTimestamp") and finalizers == list(cur_md.get("finalizers") or []):
             return self.served(rt, current), False  # already being deleted: nothing changes
-        marked = copy.deepcopy(current)
+        marked = json_copy(current)
         md = marked["metadata"]
         md.setdefault("deletionTimestamp", self._now())
         md["deletionGracePeriodSeconds"] = graceful

@@ -200,13 +200,13 @@ class ResourceHandlers:
         except errors.Gone as exc:
             # Real API servers report an expired version as an ERROR event on a 200 stream.
             await resp.prepare(request)
-            await resp.write((content.dumps(error_event(exc)) + "\n").encode())
+            await resp.write(error_event(exc).line())
             return resp
         events = stream.events()
         try:
             await resp.prepare(request)
-            async for ev in events:
-                await resp.write((content.dumps(ev) + "\n").encode())
+            async for item in events:
+                await resp.write(item.line())
         except (ConnectionResetError, ConnectionError):
             pass
         finally:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import copy
 from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, Protocol
 
 from aiohttp import web
 
+from orchestrator.api.jsoncopy import json_copy
 from orchestrator.api import errors, patch
 from orchestrator.api.selectors import label_selector_from_dict
 from orchestrator.server import content
@@ -127,7 +127,7 @@ async def _scale(h: "ResourceHandlers", request: web.Request, t: "Target") -> we
     rv = (wanted.get("metadata") or {}).get("resourceVersion")
     if rv and rv != obj["metadata"]["resourceVersion"]:
         raise h.service._conflict(t.rt, t.name)
-    updated = copy.deepcopy(obj)
+    updated = json_copy(obj)
     _path_set(updated, t.rt.scale_paths[0], replicas)
     opts = WriteOptions(field_manager=request.query.get("fieldManager", ""),
                         dry_run=bool(request.query.getall("dryRun", [])),
@@ -165,7 +165,7 @@ async def _binding(h: "ResourceHandlers", request: web.Request, t: "Target") -> 
         raise errors.Conflict(
             f"pod {t.name} is already assigned to node \"{pod['spec']['nodeName']}\""
         )
-    bound = copy.deepcopy(pod)
+    bound = json_copy(pod)
     bound["spec"]["nodeName"] = node
     annotations = ((body.value.get("metadata") or {}).get("annotations") or {})
     if annotations:

@@ -8,6 +8,7 @@ meet exactly: no gap, no duplicate.
 from __future__ import annotations
 
 import asyncio
+import json
 from dataclasses import dataclass
 from typing import Any, AsyncGenerator, Callable
 
@@ -31,6 +32,19 @@ class WatchRequest:
     send_initial_events: bool = False
     timeout: float | None = None
     bookmark_interval: float = 10.0
+
+
+@dataclass(frozen=True)
+class WatchItem:
+    """One event for one watcher; `data` is `obj` already encoded, when available."""
+
+    type: str
+    obj: dict[str, Any]
+    data: str = ""
+
+    def line(self) -> bytes:
+        body = self.data or json.dumps(self.obj, separators=(",", ":"))
+        return f'{{"type":"{self.type}","object":{body}}}\n'.encode()
 
 
 class _Filter:
@@ -121,20 +135,20 @@ class Watch:
             self._unsubscribe()
             self._unsubscribe = None
 
-    async def events(self) -> AsyncGenerator[dict[str, Any], None]:
-        """Watch events (`{"type", "object"}`) until the timeout or the client leaves."""
+    async def events(self) -> AsyncGenerator[WatchItem, None]:
+        """Watch events until the timeout or the client leaves."""
         req, filt, serve = self.req, self.filter, self.serve
         try:
             last_rv = self.start_rv
             for obj in self.initial:
-                yield {"type": "ADDED", "object": serve(obj)}
+                yield WatchItem("ADDED", serve(obj))
             if req.send_initial_events and req.allow_bookmarks:
                 yield _bookmark(req.rt, self.start_rv, initial_end=True)
             for ev in self.backlog:
                 etype = filt.translate(ev)
                 last_rv = ev.revision
                 if etype:
-                    yield {"type": etype, "object": serve(ev.obj)}
+                    yield self._item(etype, ev)
             loop = asyncio.get_running_loop()
             deadline = loop.time() + req.timeout if req.timeout else None
             while True:
@@ -153,18 +167,24 @@ class Watch:
                 last_rv = ev.revision
                 etype = filt.translate(ev)
                 if etype:
-                    yield {"type": etype, "object": serve(ev.obj)}
+                    yield self._item(etype, ev)
         finally:
             self.close()
 
+    def _item(self, etype: str, ev: Event) -> WatchItem:
+        served = self.serve(ev.obj)
+        # The stored encoding can be sent as is when the watcher sees the stored form.
+        data = ev.data if served is ev.obj else ""
+        return WatchItem(etype, served, data)
 
-def _bookmark(rt: ResourceType, revision: int, initial_end: bool = False) -> dict[str, Any]:
+
+def _bookmark(rt: ResourceType, revision: int, initial_end: bool = False) -> WatchItem:
     md: dict[str, Any] = {"resourceVersion": str(revision)}
     if initial_end:
         md["annotations"] = {INITIAL_EVENTS_END: "true"}
-    return {"type": "BOOKMARK", "object": {"kind": rt.kind, "apiVersion": rt.api_version,
-                                            "metadata": md}}
+    return WatchItem("BOOKMARK", {"kind": rt.kind, "apiVersion": rt.api_version,
+                                  "metadata": md})
 
 
-def error_event(err: errors.APIError) -> dict[str, Any]:
-    return {"type": "ERROR", "object": err.status()}
+def error_event(err: errors.APIError) -> WatchItem:
+    return WatchItem("ERROR", err.status())

@@ -18,7 +18,7 @@ import logging
 import os
 import sqlite3
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
 from orchestrator.api import errors
@@ -38,6 +38,9 @@ class Event:
     name: str
     obj: dict[str, Any]
     prev: dict[str, Any] | None
+    # `obj` as JSON, made once at commit: watches send it as is instead of re-encoding
+    # the same object once per watcher.
+    data: str = field(default="", compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,7 @@ class Store:
         # however many objects other namespaces hold.
         self._objects: dict[str, dict[str, dict[str, dict[str, Any]]]] = {}
         self._history: deque[Event] = deque()
+        self._json: dict[tuple[str, str, str], str] = {}  # each current object, encoded
         self._listeners: list[Listener] = []
         self.revision = self._meta("revision")
         self._load()
@@ -136,23 +140,25 @@ class Store:
         rows_ev: list[tuple[int, str, str, str, str, str, str | None]] = []
         revision = self.revision
         for ch in changes:
-            prev = self.get(ch.resource, ch.namespace, ch.name)
+            key = (ch.resource, ch.namespace, ch.name)
+            prev = self.get(*key)
+            prev_json = self._json.get(key) if prev is not None else None
             revision += 1
             if ch.obj is None:
                 if prev is None:
                     continue
                 obj = _with_revision(prev, revision)
                 etype = "DELETED"
-                rows_del.append((ch.resource, ch.namespace, ch.name))
+                data = _dumps(obj)
+                rows_del.append(key)
             else:
                 obj = _with_revision(ch.obj, revision)
                 etype = "MODIFIED" if prev is not None else "ADDED"
-                rows_put.append((ch.resource, ch.namespace, ch.name, revision, json.dumps(obj)))
-            prev_json = json.dumps(prev) if prev is not None else None
-            rows_ev.append(
-                (revision, etype, ch.resource, ch.namespace, ch.name, json.dumps(obj), prev_json)
-            )
-            events.append(Event(revision, etype, ch.resource, ch.namespace, ch.name, obj, prev))
+                data = _dumps(obj)
+                rows_put.append((ch.resource, ch.namespace, ch.name, revision, data))
+            rows_ev.append((revision, etype, ch.resource, ch.namespace, ch.name, data, prev_json))
+            events.append(Event(revision, etype, ch.resource, ch.namespace, ch.name, obj, prev,
+                                data))
         if not events:
             return []
         db = self._db
@@ -171,8 +177,12 @@ class Store:
         # Only after the commit succeeded does the in-memory view change.
         self.revision = revision
         for ev in events:
-            self._cache(ev.resource, ev.namespace, ev.name, None if ev.type == "DELETED"
-                        else ev.obj)
+            deleted = ev.type == "DELETED"
+            self._cache(ev.resource, ev.namespace, ev.name, None if deleted else ev.obj)
+            if deleted:
+                self._json.pop((ev.resource, ev.namespace, ev.name), None)
+            else:
+                self._json[(ev.resource, ev.namespace, ev.name)] = ev.data
             self._history.append(ev)
         self._compact()
         for ev in events:
@@ -213,6 +223,7 @@ class Store:
             "SELECT resource, namespace, name, data FROM objects"
         ):
             self._cache(resource, namespace, name, json.loads(data))
+            self._json[(resource, namespace, name)] = data
         rows = self._db.execute(
             "SELECT revision, type, resource, namespace, name, data, prev FROM events "
             "ORDER BY revision DESC LIMIT ?",
@@ -222,7 +233,7 @@ class Store:
             self._history.append(
                 Event(
                     rev, etype, resource, namespace, name, json.loads(data),
-                    json.loads(prev) if prev else None,
+                    json.loads(prev) if prev else None, data,
                 )
             )
 
@@ -235,6 +246,10 @@ class Store:
         for _ in range(min(drop, len(self._history) - 1)):
             self._history.popleft()
         self._db.execute("DELETE FROM events WHERE revision <= ?", (self.oldest_revision,))
+
+
+def _dumps(obj: dict[str, Any]) -> str:
+    return json.dumps(obj, separators=(",", ":"))
 
 
 def _with_revision(obj: dict[str, Any], revision: int) -> dict[str, Any]:

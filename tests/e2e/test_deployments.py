@@ -1,104 +1,34 @@
 """Deployments, ReplicaSets and cascading deletion, live, through the real kubectl.
 
-Pods run on the real node runtime when the control plane has one. Otherwise
-`ReadyNode` below stands in: a tiny test-only kubelet (an ordinary API
-client, nothing inside our server is faked) that registers a Node, binds pods the
-scheduler has not bound, and marks pods on its node Running and Ready after
-`ready_delay` seconds; pods being deleted are finished at once, as a kubelet would once
-their processes exit.
+Pods run on the control plane's own process node: each container is `python -m http.server`
+on its own pod IP (all on port 8000), Ready through an httpGet probe. One control plane for
+the module; the tests build on each other's Deployment `web`.
 """
 
 from __future__ import annotations
 
-import asyncio
+import os
+import queue
+import signal
 import threading
 import time
+import urllib.error
+import urllib.request
+from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
 
 from orchestrator import ControlPlane
-from orchestrator.api import errors
-from orchestrator.api.meta import now_rfc3339
 from orchestrator.api.workloads import pod_is_ready
-from orchestrator.client import Client
 from tests.conftest import Kubectl, wait_for
-
-NODE = "deploy-node"
-_CAPACITY = {"cpu": "64", "memory": "256Gi", "pods": "250"}
-
-
-class ReadyNode:
-    def __init__(self, kubeconfig: str, ready_delay: float = 0.3) -> None:
-        self.kubeconfig = kubeconfig
-        self.ready_delay = ready_delay
-        self._first_seen: dict[str, float] = {}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=lambda: asyncio.run(self._loop()), daemon=True)
-
-    def __enter__(self) -> "ReadyNode":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-
-    async def _loop(self) -> None:
-        async with Client.from_kubeconfig(self.kubeconfig) as client:
-            nodes, _ = await client.list(client.resource("v1", "Node"))
-            if any(n["metadata"]["name"] != NODE for n in nodes):
-                return  # the real node runtime is there: let it run the pods
-            try:
-                await client.create(client.resource("v1", "Node"), {
-                    "apiVersion": "v1", "kind": "Node",
-                    "metadata": {"name": NODE, "labels": {"kubernetes.io/hostname": NODE}},
-                    "status": {"capacity": _CAPACITY, "allocatable": _CAPACITY,
-                               "conditions": [{"type": "Ready", "status": "True"}]}})
-            except errors.AlreadyExists:
-                pass
-            pods = client.resource("v1", "Pod")
-            while not self._stop.is_set():
-                items, _ = await client.list(pods)
-                for pod in items:
-                    try:
-                        await self._step(client, pods, pod)
-                    except errors.APIError:
-                        pass  # races with controllers: the next round sees fresh state
-                await asyncio.sleep(0.05)
-
-    async def _step(self, client: Client, rt: Any, pod: dict[str, Any]) -> None:
-        md, spec = pod["metadata"], pod["spec"]
-        first = self._first_seen.setdefault(md["uid"], time.monotonic())
-        if not spec.get("nodeName"):
-            if not md.get("deletionTimestamp") and time.monotonic() - first > 1.0:
-                await client.bind(md["namespace"], md["name"], NODE)
-            return
-        if spec["nodeName"] != NODE:
-            return
-        if md.get("deletionTimestamp"):
-            await client.delete(rt, md["name"], md["namespace"], grace_period=0)
-            return
-        if pod_is_ready(pod) or time.monotonic() - first < self.ready_delay:
-            return
-        now = now_rfc3339()
-        status = {**(pod.get("status") or {}), "phase": "Running", "podIP": "127.0.0.1",
-                  "startTime": now,
-                  "conditions": [{"type": t, "status": "True", "lastTransitionTime": now}
-                                 for t in ("PodScheduled", "Initialized", "ContainersReady",
-                                           "Ready")],
-                  "containerStatuses": [{"name": c["name"], "ready": True, "restartCount": 0,
-                                         "image": c.get("image", ""), "imageID": "fake://",
-                                         "started": True,
-                                         "state": {"running": {"startedAt": now}}}
-                                        for c in spec["containers"]]}
-        await client.replace(rt, {**pod, "status": status}, "status")
+from tests.e2e.runtime_harness import control_plane as runtime_control_plane
 
 
 @pytest.fixture(scope="module")
-def node(control_plane: ControlPlane) -> Iterator[ReadyNode]:
-    with ReadyNode(control_plane.kubeconfig) as n:
-        yield n
+def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
+    with runtime_control_plane(tmp_path_factory.mktemp("deploy-cp")) as cp:
+        yield cp
 
 
 def manifest(name: str, replicas: int = 3, image: str = "v1", surge: Any = 1,
@@ -118,13 +48,14 @@ spec:
   template:
     metadata: {{labels: {{app: {name}}}}}
     spec:
+      terminationGracePeriodSeconds: 2
       containers:
       - name: main
         image: "{image}"
-        command: [python, -c, "import time; time.sleep(3600)"]
+        command: [python, -m, http.server, "8000"]
+        ports: [{{name: http, containerPort: 8000}}]
         readinessProbe:
-          exec: {{command: [python, -c, "pass"]}}
-          initialDelaySeconds: 1
+          httpGet: {{path: /, port: http}}
           periodSeconds: 1
 """
 
@@ -134,9 +65,12 @@ def pods_of(kubectl: Kubectl, app: str) -> list[dict[str, Any]]:
     return items
 
 
+def live_pods(kubectl: Kubectl, app: str) -> list[dict[str, Any]]:
+    return [p for p in pods_of(kubectl, app) if not p["metadata"].get("deletionTimestamp")]
+
+
 def ready_pods(kubectl: Kubectl, app: str) -> int:
-    return sum(1 for p in pods_of(kubectl, app)
-               if pod_is_ready(p) and not p["metadata"].get("deletionTimestamp"))
+    return sum(1 for p in live_pods(kubectl, app) if pod_is_ready(p))
 
 
 def rollout_status(kubectl: Kubectl, name: str) -> str:
@@ -144,7 +78,25 @@ def rollout_status(kubectl: Kubectl, name: str) -> str:
                        timeout=100).stdout
 
 
-def test_deployment_becomes_available(kubectl: Kubectl, node: ReadyNode) -> None:
+def http_get(ip: str, path: str = "/") -> int:
+    with urllib.request.urlopen(f"http://{ip}:8000{path}", timeout=5) as resp:
+        return int(resp.status)
+
+
+def container_pid(pod: dict[str, Any]) -> int:
+    """The container's command: the child of the shim that `containerID` names."""
+    shim = int(pod["status"]["containerStatuses"][0]["containerID"].split("://")[1])
+    for entry in Path("/proc").iterdir():
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        if entry.name.isdigit() and int(stat.rsplit(")", 1)[1].split()[1]) == shim:
+            return int(entry.name)
+    raise AssertionError(f"no process under shim {shim}")
+
+
+def test_deployment_becomes_available(kubectl: Kubectl) -> None:
     kubectl.run("apply", "-f", "-", input=manifest("web"))
     assert 'deployment "web" successfully rolled out' in rollout_status(kubectl, "web")
     d = kubectl.json("get", "deployment", "web")
@@ -165,10 +117,13 @@ def test_deployment_becomes_available(kubectl: Kubectl, node: ReadyNode) -> None
     events = kubectl.run("get", "events").stdout
     assert f"Scaled up replica set web-{pod_hash} from 0 to 3" in events
     assert "SuccessfulCreate" in events
+    # Three servers on the same port, each on its own pod IP.
+    ips = {p["status"]["podIP"] for p in live_pods(kubectl, "web")}
+    assert len(ips) == 3
+    assert all(http_get(ip) == 200 for ip in ips)
 
 
-def test_rolling_update_keeps_availability(kubectl: Kubectl, node: ReadyNode) -> None:
-    node.ready_delay = 1.0
+def test_rolling_update_keeps_availability(kubectl: Kubectl) -> None:
     samples: list[int] = []
     stop = threading.Event()
 
@@ -186,16 +141,14 @@ def test_rolling_update_keeps_availability(kubectl: Kubectl, node: ReadyNode) ->
     finally:
         stop.set()
         sampler.join()
-        node.ready_delay = 0.3
     assert len(samples) > 5
     assert min(samples) >= 3, samples  # maxUnavailable 0: never below 3 ready pods
-    images = {p["spec"]["containers"][0]["image"] for p in pods_of(kubectl, "web")
-              if not p["metadata"].get("deletionTimestamp")}
+    images = {p["spec"]["containers"][0]["image"] for p in live_pods(kubectl, "web")}
     assert images == {"v2"}
-    wait_for(lambda: len(pods_of(kubectl, "web")) == 3)
+    wait_for(lambda: len(pods_of(kubectl, "web")) == 3, timeout=30)
 
 
-def test_history_and_undo(kubectl: Kubectl, node: ReadyNode) -> None:
+def test_history_and_undo(kubectl: Kubectl) -> None:
     history = kubectl.run("rollout", "history", "deployment/web").stdout
     assert "1 " in history and "2         image v2" in history
     kubectl.run("rollout", "undo", "deployment/web")
@@ -211,19 +164,19 @@ def test_history_and_undo(kubectl: Kubectl, node: ReadyNode) -> None:
     assert sets["3"]["spec"]["replicas"] == 3 and sets["2"]["spec"]["replicas"] == 0
 
 
-def test_restart(kubectl: Kubectl, node: ReadyNode) -> None:
+def test_restart(kubectl: Kubectl) -> None:
     before = {p["metadata"]["name"] for p in pods_of(kubectl, "web")}
     kubectl.run("rollout", "restart", "deployment/web")
     rollout_status(kubectl, "web")
     d = kubectl.json("get", "deployment", "web")
     assert "kubectl.kubernetes.io/restartedAt" in d["spec"]["template"]["metadata"][
         "annotations"]
-    wait_for(lambda: len(pods_of(kubectl, "web")) == 3)
+    wait_for(lambda: len(pods_of(kubectl, "web")) == 3, timeout=30)
     after = {p["metadata"]["name"] for p in pods_of(kubectl, "web")}
     assert not before & after
 
 
-def test_pause_and_resume(kubectl: Kubectl, node: ReadyNode) -> None:
+def test_pause_and_resume(kubectl: Kubectl) -> None:
     kubectl.run("rollout", "pause", "deployment/web")
     rs_before = len(kubectl.json("get", "rs", "-l", "app=web")["items"])
     kubectl.run("set", "image", "deployment/web", "main=v4")
@@ -239,12 +192,32 @@ def test_pause_and_resume(kubectl: Kubectl, node: ReadyNode) -> None:
     assert len(kubectl.json("get", "rs", "-l", "app=web")["items"]) == rs_before
     kubectl.run("rollout", "resume", "deployment/web")
     rollout_status(kubectl, "web")
-    images = {p["spec"]["containers"][0]["image"] for p in pods_of(kubectl, "web")
-              if not p["metadata"].get("deletionTimestamp")}
+    images = {p["spec"]["containers"][0]["image"] for p in live_pods(kubectl, "web")}
     assert images == {"v4"}
 
 
-def test_deleted_pod_is_replaced(kubectl: Kubectl, node: ReadyNode) -> None:
+def test_killed_process_is_restarted(kubectl: Kubectl) -> None:
+    wait_for(lambda: ready_pods(kubectl, "web") == 3 and len(pods_of(kubectl, "web")) == 3,
+             timeout=30)
+    victim = live_pods(kubectl, "web")[0]
+    name = victim["metadata"]["name"]
+    pid = container_pid(victim)
+    os.kill(pid, signal.SIGKILL)
+
+    def restarted() -> dict[str, Any] | None:
+        p: dict[str, Any] = kubectl.json("get", "pod", name)
+        status = p["status"]["containerStatuses"][0]
+        return p if status["restartCount"] == 1 and pod_is_ready(p) else None
+
+    pod = wait_for(restarted, timeout=30, interval=0.3)
+    status = pod["status"]["containerStatuses"][0]
+    assert status["lastState"]["terminated"]["exitCode"] == 137
+    assert container_pid(pod) != pid
+    assert http_get(pod["status"]["podIP"]) == 200
+    rollout_status(kubectl, "web")
+
+
+def test_deleted_pod_is_replaced(kubectl: Kubectl) -> None:
     wait_for(lambda: ready_pods(kubectl, "web") == 3, timeout=30)
     victim = pods_of(kubectl, "web")[0]["metadata"]["name"]
     kubectl.run("delete", "pod", victim, "--wait=false")
@@ -252,7 +225,47 @@ def test_deleted_pod_is_replaced(kubectl: Kubectl, node: ReadyNode) -> None:
              {p["metadata"]["name"] for p in pods_of(kubectl, "web")}, timeout=30)
 
 
-def test_scale_to_zero_and_back(kubectl: Kubectl, node: ReadyNode) -> None:
+def test_logs_follow_streams(kubectl: Kubectl) -> None:
+    pod = live_pods(kubectl, "web")[0]
+    follower = kubectl.popen("logs", "-f", pod["metadata"]["name"])
+    lines: queue.Queue[str] = queue.Queue()
+
+    def read() -> None:
+        for line in follower.stdout or []:
+            lines.put(line)
+
+    threading.Thread(target=read, daemon=True).start()
+    try:
+        for n in range(3):  # each request is logged after `-f` started: streamed, not replayed
+            marker = f"/followed-{n}-{time.monotonic_ns()}"
+            try:
+                http_get(pod["status"]["podIP"], marker)
+            except urllib.error.HTTPError as exc:
+                assert exc.code == 404
+            deadline = time.monotonic() + 10
+            while True:
+                line = lines.get(timeout=max(0.01, deadline - time.monotonic()))
+                if marker in line:
+                    assert '"GET ' + marker + ' HTTP/1.1" 404' in line
+                    break
+        assert follower.poll() is None  # still following
+    finally:
+        follower.kill()
+        follower.wait()
+
+
+def test_exec_runs_a_command(kubectl: Kubectl) -> None:
+    pod = live_pods(kubectl, "web")[0]
+    name = pod["metadata"]["name"]
+    out = kubectl.run("exec", name, "--", "python", "-c",
+                      "import os; print(os.environ['HOSTNAME'], os.getcwd() != '')").stdout
+    assert out == f"{name} True\n"
+    failed = kubectl.run("exec", name, "-c", "main", "--", "python", "-c",
+                         "import sys; print('oops', file=sys.stderr); sys.exit(3)", check=False)
+    assert failed.returncode == 3 and "oops" in failed.stderr
+
+
+def test_scale_to_zero_and_back(kubectl: Kubectl) -> None:
     kubectl.run("scale", "deployment/web", "--replicas=0")
     wait_for(lambda: not pods_of(kubectl, "web"), timeout=30)
     rollout_status(kubectl, "web")
@@ -263,7 +276,7 @@ def test_scale_to_zero_and_back(kubectl: Kubectl, node: ReadyNode) -> None:
     assert "Scaled down replica set" in events
 
 
-def test_recreate(kubectl: Kubectl, node: ReadyNode) -> None:
+def test_recreate(kubectl: Kubectl) -> None:
     kubectl.run("apply", "-f", "-", input=manifest("batch", 2, strategy="Recreate"))
     rollout_status(kubectl, "batch")
     kubectl.run("set", "image", "deployment/batch", "main=v2")
@@ -271,7 +284,7 @@ def test_recreate(kubectl: Kubectl, node: ReadyNode) -> None:
     assert {p["spec"]["containers"][0]["image"] for p in pods_of(kubectl, "batch")} == {"v2"}
 
 
-def test_delete_foreground(kubectl: Kubectl, node: ReadyNode) -> None:
+def test_delete_foreground(kubectl: Kubectl) -> None:
     kubectl.run("apply", "-f", "-", input=manifest("fg", 2))
     rollout_status(kubectl, "fg")
     kubectl.run("delete", "deployment", "fg", "--cascade=foreground", "--timeout=60s",
@@ -281,7 +294,7 @@ def test_delete_foreground(kubectl: Kubectl, node: ReadyNode) -> None:
     wait_for(lambda: not pods_of(kubectl, "fg"), timeout=30)
 
 
-def test_delete_orphan(kubectl: Kubectl, node: ReadyNode) -> None:
+def test_delete_orphan(kubectl: Kubectl) -> None:
     kubectl.run("apply", "-f", "-", input=manifest("orph", 2))
     rollout_status(kubectl, "orph")
     kubectl.run("delete", "deployment", "orph", "--cascade=orphan", "--timeout=60s",
@@ -294,7 +307,7 @@ def test_delete_orphan(kubectl: Kubectl, node: ReadyNode) -> None:
     wait_for(lambda: not pods_of(kubectl, "orph"), timeout=30)
 
 
-def test_background_delete_collects_everything(kubectl: Kubectl, node: ReadyNode) -> None:
+def test_background_delete_collects_everything(kubectl: Kubectl) -> None:
     kubectl.run("delete", "deployment", "web")
     wait_for(lambda: not kubectl.json("get", "rs", "-l", "app=web")["items"], timeout=30)
     wait_for(lambda: not pods_of(kubectl, "web"), timeout=30)

@@ -70,6 +70,7 @@ def test_launch_shows_workers(cp: ControlPlane) -> None:
     launcher.launch_button.click()
     launcher.wait(120)
     try:
+        assert launcher.cluster is not None, launcher.message.value
         poll(lambda: "Workers: 2" in launcher.status.value, 45)
     finally:
         launcher.shutdown()

@@ -269,6 +269,43 @@ def test_ctrl_c_in_wait_leaves_the_job_running(control_plane: ControlPlane, clus
     job.delete()
 
 
+def test_dask_workers_need_the_operator(cluster: Cluster, code: Path) -> None:
+    if jobs.dask_jobs_available(cluster=cluster):
+        pytest.fail("this module's cluster must start without the dask operator")
+    with pytest.raises(jobs.JobError, match="install dask-operator"):
+        jobs.submit("python train.py", code=code, cluster=cluster, dask_workers=1,
+                    name="no-operator")
+    assert not cluster.core.list_namespaced_config_map(
+        "default", label_selector="daskhub-lite.io/job=no-operator").items
+
+
+def test_dask_job_runs_beside_its_dask_cluster(control_plane: ControlPlane, cluster: Cluster,
+                                               tmp_path: Path) -> None:
+    from daskhub_lite.clusters.target import ensure_operator
+
+    ensure_operator(control_plane.kubeconfig, timeout=120)
+    folder = script(tmp_path / "dask", "sweep.py", """\
+        import json, os
+        from dask.distributed import Client
+        with Client(os.environ["DASK_SCHEDULER_ADDRESS"]) as client:
+            client.wait_for_workers(2, timeout=60)
+            squares = client.gather(client.map(lambda x: x * x, range(10)))
+        print("sum of squares", sum(squares))
+        with open(os.path.join(os.environ["OUTPUT_DIR"], "sum.json"), "w") as fh:
+            json.dump(sum(squares), fh)
+        """)
+    job = jobs.submit("python sweep.py", code=folder, cluster=cluster, dask_workers=2,
+                      name="dask-sweep")
+    assert job.kind == "DaskJob"
+    state = job.wait(timeout=120, progress=False, pending_timeout=60)
+    assert state.phase == "Succeeded"
+    assert "sum of squares 285" in (job.logs() or "")
+    assert jobs.get("dask-sweep", cluster=cluster).kind == "DaskJob"
+    assert job.outputs(tmp_path / "o") == ["sum.json"]
+    assert "dask-sweep" in [s.name for s in jobs.list(cluster=cluster)]
+    job.delete()
+
+
 def test_notebook_runs_headless(control_plane: ControlPlane, tmp_path: Path,
                                 monkeypatch: pytest.MonkeyPatch) -> None:
     import nbformat
@@ -284,4 +321,5 @@ def test_notebook_runs_headless(control_plane: ControlPlane, tmp_path: Path,
     assert "accuracy on all digits" in text
     assert "4 results; best C=" in text
     assert "resumed from checkpoint" in text
+    assert "DaskJob best" in text  # the operator was installed by the test above
 

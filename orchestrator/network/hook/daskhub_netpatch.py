@@ -85,12 +85,12 @@ class ClusterResolver:
 
             config = yaml.safe_load(text)
         ctx_name = config.get("current-context")
-        ctx = next((c["context"] for c in config.get("contexts") or []
-                    if c.get("name") == ctx_name), {})
-        cluster = next((c["cluster"] for c in config.get("clusters") or []
-                        if c.get("name") == ctx.get("cluster")), {})
-        user = next((u["user"] for u in config.get("users") or []
-                     if u.get("name") == ctx.get("user")), {}) or {}
+        ctx: dict[str, Any] = next((c["context"] for c in config.get("contexts") or []
+                                    if c.get("name") == ctx_name), {})
+        cluster: dict[str, Any] = next((c["cluster"] for c in config.get("clusters") or []
+                                        if c.get("name") == ctx.get("cluster")), {})
+        user: dict[str, Any] = next((u["user"] for u in config.get("users") or []
+                                     if u.get("name") == ctx.get("user")), {}) or {}
         if self.namespace is None:
             self.namespace = ctx.get("namespace") or "default"
         server = str(cluster.get("server", "")).rstrip("/")
@@ -244,7 +244,7 @@ def getaddrinfo(host: Any, port: Any, family: int = 0, type: int = 0, proto: int
 
 
 def gethostbyname(host: str) -> str:
-    resolver = _state["resolver"]
+    resolver: ClusterResolver | None = _state["resolver"]
     if resolver is not None:
         ips = resolver.lookup(host)
         if ips is not None:
@@ -332,14 +332,14 @@ def install(*, kubeconfig: str | None, namespace: str | None = None,
         socket.getaddrinfo = getaddrinfo
         socket.gethostbyname = gethostbyname
         socket.gethostbyname_ex = gethostbyname_ex
-        socket.socket.bind = _bind  # type: ignore[method-assign]
-        socket.socket.connect = _connect  # type: ignore[method-assign]
-        socket.socket.connect_ex = _connect_ex  # type: ignore[method-assign]
+        socket.socket.bind = _bind  # type: ignore[method-assign, assignment]
+        socket.socket.connect = _connect  # type: ignore[method-assign, assignment]
+        socket.socket.connect_ex = _connect_ex  # type: ignore[method-assign, assignment]
     if pod_ip and _udp_outside is None:
         import weakref
 
         _udp_outside = weakref.WeakSet()
-        socket.socket.getsockname = _getsockname  # type: ignore[method-assign]
+        socket.socket.getsockname = _getsockname  # type: ignore[method-assign, assignment]
     _state["pod_ip"] = pod_ip
     _state["resolver"] = ClusterResolver(kubeconfig, namespace) if kubeconfig else None
     return _state["resolver"]  # type: ignore[no-any-return]

@@ -14,7 +14,8 @@ def _install() -> None:
     pod_ip = os.environ.get("DASKHUB_LITE_POD_IP")
     if not pod_ip:
         return
-    from daskhub_netpatch import install
+    # A top-level module here: this folder is on the pod's PYTHONPATH, not a package.
+    from daskhub_netpatch import install  # type: ignore[import-not-found]
 
     install(kubeconfig=os.environ.get("KUBECONFIG"),
             namespace=os.environ.get("DASKHUB_LITE_POD_NAMESPACE"), pod_ip=pod_ip)
@@ -28,7 +29,8 @@ def _chain() -> None:
     sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != here]
     try:
         del sys.modules["sitecustomize"]
-        import sitecustomize  # noqa: F401  (the next one on the path, if any)
+        # The next one on the path, if any.
+        import sitecustomize  # type: ignore[import-not-found]  # noqa: F401
     except ImportError:
         pass
     finally:
