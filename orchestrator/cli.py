@@ -7,6 +7,7 @@ import argparse
 import asyncio
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from orchestrator.controlplane import ControlPlane, default_data_dir
+from orchestrator.controlplane import ALL_COMPONENTS, ControlPlane, default_data_dir
 
 
 class CLIError(Exception):
@@ -51,22 +52,31 @@ def _server_url(data_dir: Path) -> str | None:
         return None
 
 
-def _healthy(url: str) -> bool:
+def _healthy(url: str, data_dir: Path) -> bool:
+    """/readyz answers, over TLS checked against the data dir's own CA."""
+    context = ssl.create_default_context(cafile=str(data_dir / "pki" / "ca.crt")) \
+        if url.startswith("https") else None
     try:
-        with urllib.request.urlopen(url + "/readyz", timeout=2) as resp:
+        with urllib.request.urlopen(url + "/readyz", timeout=2, context=context) as resp:
             return bool(resp.status == 200)
     except OSError:
         return False
 
 
 def up(data_dir: Path, port: int, foreground: bool, nodes: str | None,
-       ingress_port: int = 8080) -> int:
+       ingress_port: int = 8080, components: str = ",".join(ALL_COMPONENTS)) -> int:
     data_dir.mkdir(parents=True, exist_ok=True)
     if _running_pid(data_dir) is not None:
         raise CLIError(f"a control plane is already running for {data_dir}; "
                        "run 'daskhub-lite down' first")
     if foreground:
-        cp = ControlPlane(data_dir=data_dir, port=port, nodes=nodes, ingress_port=ingress_port)
+        wanted = tuple(c for c in components.split(",") if c and c != "none")
+        unknown = set(wanted) - set(ALL_COMPONENTS)
+        if unknown:
+            raise CLIError(f"unknown component(s) {', '.join(sorted(unknown))}; choose from "
+                           f"{', '.join(ALL_COMPONENTS)} or none")
+        cp = ControlPlane(data_dir=data_dir, port=port, nodes=nodes, ingress_port=ingress_port,
+                          components=wanted)
         cp.start()
         pid_file, _ = _paths(data_dir)
         pid_file.write_text(str(os.getpid()))
@@ -84,7 +94,8 @@ def up(data_dir: Path, port: int, foreground: bool, nodes: str | None,
     kubeconfig = data_dir / "kubeconfig"
     before = kubeconfig.stat().st_mtime_ns if kubeconfig.exists() else 0
     cmd = [sys.executable, "-m", "orchestrator.cli", "up", "--foreground",
-           "--data-dir", str(data_dir), "--port", str(port), "--ingress-port", str(ingress_port)]
+           "--data-dir", str(data_dir), "--port", str(port), "--ingress-port", str(ingress_port),
+           "--components", components]
     if nodes:
         cmd += ["--nodes", nodes]
     with open(log_file, "ab") as log:
@@ -96,7 +107,7 @@ def up(data_dir: Path, port: int, foreground: bool, nodes: str | None,
             raise CLIError(f"the control plane exited at start-up; see {log_file}")
         if kubeconfig.exists() and kubeconfig.stat().st_mtime_ns != before:
             url = _server_url(data_dir)
-            if url and _healthy(url):
+            if url and _healthy(url, data_dir):
                 print(f"control plane ready at {url} (pid {proc.pid}, log {log_file})")
                 print(f"export KUBECONFIG={kubeconfig}")
                 return 0
@@ -127,7 +138,7 @@ def status(data_dir: Path) -> int:
     if pid is None:
         print(f"stopped (data dir {data_dir})")
         return 1
-    health = "healthy" if url and _healthy(url) else "not answering"
+    health = "healthy" if url and _healthy(url, data_dir) else "not answering"
     print(f"running, pid {pid}, {url}, {health}")
     print(f"export KUBECONFIG={data_dir / 'kubeconfig'}")
     return 0 if health == "healthy" else 1
@@ -186,8 +197,11 @@ def add_commands(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> 
     p.add_argument("--foreground", action="store_true")
     p.add_argument("--ingress-port", type=int, default=8080,
                    help="host port of the Ingress controller (default 8080)")
+    p.add_argument("--components", default=",".join(ALL_COMPONENTS),
+                   help="what runs beside the API server: comma-separated from "
+                        f"{','.join(ALL_COMPONENTS)}, or none")
     p.set_defaults(func=lambda a: up(a.data_dir or default_data_dir(), a.port, a.foreground,
-                                     a.nodes, a.ingress_port))
+                                     a.nodes, a.ingress_port, a.components))
     p = sub.add_parser("down", help="stop the embedded control plane")
     p.add_argument("--data-dir", type=Path, default=None)
     p.set_defaults(func=lambda a: down(a.data_dir or default_data_dir()))

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 MAX_PODS = 110
-VERSION = "v1.31.0-daskhub-lite"
+VERSION = "v1.37.0+daskhub-lite"
 
 
 @dataclass

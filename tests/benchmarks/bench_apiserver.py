@@ -62,8 +62,10 @@ def _wait_ready(url: str, ctx: ssl.SSLContext, timeout: float = 30) -> None:
 
 def start_targets(tmp: Path) -> list[Target]:
     port = _free_port()
+    # The API server alone: no nodes, scheduler or controllers reacting to the load.
     ours = subprocess.Popen([sys.executable, "-m", "orchestrator.cli", "up", "--foreground",
-                             "--data-dir", str(tmp), "--port", str(port)],
+                             "--data-dir", str(tmp), "--port", str(port),
+                             "--components", "none"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     ctx = ssl.create_default_context()
     deadline = time.monotonic() + 30

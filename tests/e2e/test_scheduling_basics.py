@@ -87,12 +87,14 @@ def test_pods_land_where_selectors_tolerations_and_requests_say(kubectl: Kubectl
 
 
 def test_unschedulable_pod_explains_why_and_is_placed_when_room_frees(kubectl: Kubectl) -> None:
-    apply(kubectl, pod("too-big", cpu="3"), pod("gpu-untolerated", gpu=1),
+    # GPU pods tolerate GPU taints without saying so (ExtendedResourceToleration), so the
+    # GPU node only lacks room: `trainer` holds one of its two GPUs.
+    apply(kubectl, pod("too-big", cpu="3"), pod("two-gpus", gpu=2),
           pod("nowhere", nodeSelector={"zone": "c"}))
     assert wait_for(lambda: unschedulable(kubectl, "too-big"), timeout=20) == (
         f"0/3 nodes are available: {TAINTED}, 2 Insufficient cpu.")
-    assert wait_for(lambda: unschedulable(kubectl, "gpu-untolerated"), timeout=20) == (
-        f"0/3 nodes are available: {TAINTED}, 2 Insufficient nvidia.com/gpu.")
+    assert wait_for(lambda: unschedulable(kubectl, "two-gpus"), timeout=20) == (
+        "0/3 nodes are available: 3 Insufficient nvidia.com/gpu.")
     assert wait_for(lambda: unschedulable(kubectl, "nowhere"), timeout=20) == (
         f"0/3 nodes are available: {TAINTED}, "
         "2 node(s) didn't match Pod's node affinity/selector.")
@@ -104,4 +106,4 @@ def test_unschedulable_pod_explains_why_and_is_placed_when_room_frees(kubectl: K
     kubectl.run("delete", "pod", "three-cpus", timeout=30)
     assert wait_for(lambda: node_of(kubectl, "too-big"), timeout=30) == "cpu-a"
     wait_phase(kubectl, "too-big", "Running")
-    assert not node_of(kubectl, "gpu-untolerated") and not node_of(kubectl, "nowhere")
+    assert not node_of(kubectl, "two-gpus") and not node_of(kubectl, "nowhere")

@@ -259,7 +259,11 @@ def test_ctrl_c_in_wait_leaves_the_job_running(control_plane: ControlPlane, clus
                                "--kubeconfig", control_plane.kubeconfig, "long"],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     wait_for(lambda: job.status().phase == "Running", timeout=30)
-    time.sleep(1.5)  # the waiter is polling by now
+    assert waiter.stderr is not None
+    first = ""
+    while "long: Running" not in first:  # the waiter is polling once it prints progress
+        first = waiter.stderr.readline()
+        assert first, "the waiter exited before printing progress"
     waiter.send_signal(signal.SIGINT)
     _, err = waiter.communicate(timeout=20)
     assert waiter.returncode == 130
