@@ -68,6 +68,22 @@ class TaintToleration:
                       self.name, unresolvable=True)
 
 
+def model_matches(product: str, wanted: frozenset[str]) -> bool:
+    """The shorthand names a model the way people say it: `A100` matches the product label
+    `A100`, `NVIDIA-A100-SXM4-40GB` and `A100-PCIE-40GB`, by whole dash/space-separated
+    words, case-insensitively (`A10` does not match `A100`). The node affinity form on
+    `nvidia.com/gpu.product` keeps Kubernetes' exact matching."""
+    if product in wanted:
+        return True
+    words = product.upper().replace(" ", "-").split("-")
+    for model in wanted:
+        parts = model.upper().replace(" ", "-").split("-")
+        n = len(parts)
+        if any(words[i:i + n] == parts for i in range(len(words) - n + 1)):
+            return True
+    return False
+
+
 class GpuModel:
     """The `daskhub-lite.io/gpu-models: A100|H100` shorthand: only nodes with one of those."""
 
@@ -75,7 +91,7 @@ class GpuModel:
     scope: Scope = "shape"
 
     def filter(self, pod: PodInfo, node: NodeState) -> Status | None:
-        if pod.gpu_models is None or node.info.gpu_model in pod.gpu_models:
+        if pod.gpu_models is None or model_matches(node.info.gpu_model, pod.gpu_models):
             return None
         wanted = "|".join(sorted(pod.gpu_models))
         return Status((f"node(s) didn't have the requested GPU model ({wanted})",), self.name,

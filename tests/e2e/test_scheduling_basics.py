@@ -77,7 +77,7 @@ def test_pods_land_where_selectors_tolerations_and_requests_say(kubectl: Kubectl
               nodeSelector={"nvidia.com/gpu.product": "A100-SXM4-40GB"}))
     expected = {"in-zone-b": "cpu-b", "three-cpus": "cpu-a", "trainer": "gpu-a"}
     for name, node in expected.items():
-        assert wait_for(lambda name=name: node_of(kubectl, name), timeout=20) == node
+        assert wait_for(lambda: node_of(kubectl, name), timeout=20) == node
         wait_phase(kubectl, name, "Running")
     # The process on the GPU node sees the device the scheduler chose.
     trainer = kubectl.json("get", "pod", "trainer")

@@ -164,3 +164,13 @@ def test_stranded_score_sees_cpu_running_out_before_gpus() -> None:
     busy_gpus = state_of(node("b", cpu="16", memory="64Gi", gpus=2),
                          (pod("x", cpu="1", memory="1Gi", gpu="2"), ((0, 1000), (1, 1000))))
     assert plugin.score(cpu_pod, busy_gpus, ()) > plugin.score(cpu_pod, idle_gpus, ())
+
+
+def test_gpu_model_shorthand_matches_whole_words_of_the_product() -> None:
+    from orchestrator.scheduler.filters import model_matches
+
+    assert model_matches("NVIDIA-A100-SXM4-40GB", frozenset({"A100"}))
+    assert model_matches("Tesla V100-SXM2-16GB", frozenset({"v100"}))
+    assert model_matches("A100", frozenset({"A100", "H100"}))
+    assert not model_matches("NVIDIA-A100-PCIE", frozenset({"A10"}))
+    assert not model_matches("H100-SXM", frozenset({"A100"}))
