@@ -16,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from orchestrator.controlplane import ALL_COMPONENTS, ControlPlane, default_data_dir
+from orchestrator.settings import ALL_COMPONENTS, default_data_dir
 
 
 class CLIError(Exception):
@@ -75,6 +75,8 @@ def up(data_dir: Path, port: int, foreground: bool, nodes: str | None,
         if unknown:
             raise CLIError(f"unknown component(s) {', '.join(sorted(unknown))}; choose from "
                            f"{', '.join(ALL_COMPONENTS)} or none")
+        from orchestrator.controlplane import ControlPlane
+
         cp = ControlPlane(data_dir=data_dir, port=port, nodes=nodes, ingress_port=ingress_port,
                           components=wanted)
         cp.start()

@@ -23,6 +23,7 @@ from aiohttp import web
 
 from orchestrator import controllers, network, runtime, scheduler
 from orchestrator.api.kinds import Registry
+from orchestrator.settings import ALL_COMPONENTS, CONTEXT_NAME, default_data_dir
 from orchestrator.client import Client, Credentials
 from orchestrator.server.app import APIServer
 from orchestrator.server.auth import Auth, load_signing_key
@@ -33,15 +34,6 @@ from orchestrator.store import Store
 
 log = logging.getLogger(__name__)
 
-CONTEXT_NAME = "daskhub-lite"
-ALL_COMPONENTS = ("network", "nodes", "scheduler", "controllers")
-
-
-def default_data_dir() -> Path:
-    if os.environ.get("DASKHUB_LITE_HOME"):
-        return Path(os.environ["DASKHUB_LITE_HOME"])
-    base = os.environ.get("XDG_DATA_HOME") or os.path.join(Path.home(), ".local", "share")
-    return Path(base) / "daskhub-lite"
 
 
 class ControlPlane:

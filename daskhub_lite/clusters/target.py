@@ -127,7 +127,7 @@ def resolve(kubeconfig: str | None = None, namespace: str | None = None,
 
 
 def _data_dir() -> Path:
-    from orchestrator.controlplane import default_data_dir  # noqa: PLC0415 (lazy: heavy)
+    from orchestrator.settings import default_data_dir
 
     return default_data_dir()
 
