@@ -87,6 +87,10 @@ def default_cluster_roles() -> list[dict[str, Any]]:
                                              "selfsubjectrulesreviews"], ["create"]),
             _rule(["authentication.k8s.io"], ["selfsubjectreviews"], ["create"]),
         ]),
+        # Cluster DNS in pods resolves names through the API with the pod's own token; on a
+        # real cluster DNS answers anyone, so every service account may read what it tells.
+        _cluster_role("system:daskhub-lite:cluster-dns", [
+            _rule([""], ["services", "endpoints"], ["get"])]),
     ]
 
 
@@ -95,4 +99,6 @@ def default_cluster_role_bindings() -> list[dict[str, Any]]:
         _binding("cluster-admin", "cluster-admin", "system:masters"),
         _binding("system:discovery", "system:discovery", "system:authenticated"),
         _binding("system:basic-user", "system:basic-user", "system:authenticated"),
+        _binding("system:daskhub-lite:cluster-dns", "system:daskhub-lite:cluster-dns",
+                 "system:serviceaccounts"),
     ]

@@ -9,9 +9,9 @@ kinds of item:
   ownerReferences, then drop the finalizer) or the `foregroundDeletion` finalizer (delete
   its dependents; once none with `blockOwnerDeletion` remains, drop the finalizer).
 
-The graph is fed by informers on the kinds that commonly carry owner references, plus a
-periodic scan of every other listable kind (custom resources included) found through
-discovery, so the cost stays at a handful of watches and a modest list every interval.
+The graph is fed by informers on the kinds that commonly carry owner references; a
+periodic discovery finds every other listable kind (custom resources included) and starts
+a watch on it, as kube's dynamic informers do.
 An owner is declared gone only after a live GET says so: caches may lag behind.
 """
 
@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 Obj = dict[str, Any]
 ORPHAN = "orphan"
 FOREGROUND = "foregroundDeletion"
-SCAN_INTERVAL = 30.0
+SCAN_INTERVAL = 5.0  # how soon a new custom kind gets a watch
 # Kinds watched continuously: where nearly all owner references live.
 WATCHED = ("pods", "replicasets", "deployments", "statefulsets", "daemonsets", "jobs",
            "cronjobs", "controllerrevisions", "endpoints", "endpointslices", "services",
@@ -129,6 +129,7 @@ class GarbageCollector:
         self._uids: dict[str, Item] = {}
         self._refs: dict[Item, set[str]] = {}
         self._dependents: dict[str, set[Item]] = {}
+        self._dynamic: list[asyncio.Task[None]] = []  # informers started by `scan`
         for rt in BUILTIN_TYPES:
             if rt.plural in WATCHED and rt.group != "events.k8s.io":
                 informer = Informer(client, rt)
@@ -145,7 +146,7 @@ class GarbageCollector:
             tasks.append(asyncio.create_task(self._scan_forever()))
             await run_workers("garbagecollector", self, self.queue, self.workers)
         finally:
-            for t in tasks:
+            for t in tasks + self._dynamic:
                 t.cancel()
             self.queue.shutdown()
 
@@ -223,26 +224,19 @@ class GarbageCollector:
             await asyncio.sleep(self.scan_interval)
 
     async def scan(self) -> None:
+        """Find kinds without a watch (custom resources, rarer built-ins) and watch them
+        from now on, as kube-controller-manager's dynamic informers do: owners and
+        dependents of those kinds are then handled as soon as they change."""
         for rt in await self._discover():
+            key = f"{rt.group}/{rt.plural}"
             if rt.plural in WATCHED and not rt.custom or rt.plural in _NEVER_SCANNED:
                 continue
-            try:
-                items, _ = await self.client.list(rt)
-            except errors.APIError:
+            if key in self.informers:
                 continue
-            seen = set()
-            for obj in items:
-                item = self._item(rt, obj)
-                seen.add(item)
-                md = obj["metadata"]
-                had = item in self._objects
-                self._observe(rt, obj, deleted=False, old=obj if had else None)
-                if md.get("ownerReferences") and not had:
-                    self.queue.add(("dependent", item))
-            for item in [i for i in self._objects
-                         if (i.api_version, i.kind) == (rt.api_version, rt.kind)
-                         and i not in seen]:
-                self._observe(rt, self._objects[item], deleted=True)
+            informer = Informer(self.client, rt)
+            informer.add_handler(self._handler(rt))
+            self.informers[key] = informer
+            self._dynamic.append(asyncio.create_task(informer.run()))
 
     async def _discover(self) -> list[ResourceType]:
         """Every listable, deletable resource the server serves (preferred versions)."""

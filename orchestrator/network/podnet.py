@@ -18,6 +18,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import os
+import random
 import re
 import socket
 import sys
@@ -60,14 +61,17 @@ def check_platform(probe: str = "127.244.0.1") -> str:
 
 class IPAllocator:
     """Hands out addresses of `network` one by one (next-fit, so a released address is
-    not reused at once and stale connections do not reach a new pod)."""
+    not reused at once and stale connections do not reach a new pod). `start=None` begins
+    at a random place: control planes sharing a host (test sessions side by side, two
+    `up`s) then rarely hand out the same addresses, whose pods would clash on their ports."""
 
-    def __init__(self, network: ipaddress.IPv4Network = POD_CIDR) -> None:
+    def __init__(self, network: ipaddress.IPv4Network = POD_CIDR, start: int | None = 0
+                 ) -> None:
         self.network = network
         self._hosts = [str(h) for h in network.hosts()][1:]  # .0.1 is the probe/gateway
         self._owner: dict[str, str] = {}   # ip -> owner (pod uid)
         self._by_owner: dict[str, str] = {}
-        self._next = 0
+        self._next = random.randrange(len(self._hosts)) if start is None else start
 
     def __len__(self) -> int:
         return len(self._owner)
@@ -155,7 +159,7 @@ class PodNetwork:
                  allocator: IPAllocator | None = None) -> None:
         self.client = client
         self.mode = mode or check_platform()
-        self.allocator = allocator or IPAllocator()
+        self.allocator = allocator or IPAllocator(start=None)
         self.services = Informer(client, SERVICES) if client is not None else None
 
     async def run(self) -> None:

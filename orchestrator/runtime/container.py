@@ -110,7 +110,10 @@ async def prepare(pod: Mapping[str, Any], container: Mapping[str, Any], lookup: 
         raise CannotStart("CreateContainerConfigError", str(exc)) from exc
     argv = [envs.expand(str(a), own) for a in (container.get("command") or [])]
     argv += [envs.expand(str(a), own) for a in (container.get("args") or [])]
-    if not container.get("command"):
+    # With `args` but no `command`, the image's entrypoint would run the args; images such
+    # as Dask's and Jupyter's use an entrypoint that execs its arguments, so the args are
+    # the command here (the dask-kubernetes operator writes its pods that way).
+    if not argv:
         raise CannotStart(
             "NoCommand",
             f'container "{name}" has no command: daskhub-lite records images but never pulls '

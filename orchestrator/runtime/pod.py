@@ -105,6 +105,7 @@ class PodWorker:
         self._publisher: asyncio.Task[None] | None = None
         self._stop_task: asyncio.Task[None] | None = None
         self._mount_note_sent = False
+        self._refresher: asyncio.Task[None] | None = None
 
     # -- public --------------------------------------------------------------------------
 
@@ -170,8 +171,7 @@ class PodWorker:
         if self.ctx.pod_network is not None and self.attachment is None:
             self.attachment = self.ctx.pod_network.attach(self.pod)
             self.ip = self.attachment.ip
-        self.sa_dir, self.kubeconfig = podfiles.write_credentials(
-            self.folder, self.ctx.client.credentials, self.namespace)
+        await self._write_credentials()
         delay = 1.0
         while True:
             builder = VolumeBuilder(self.pod, self.folder, self.ctx.data_dir, self._lookup,
@@ -186,6 +186,38 @@ class PodWorker:
                 self._publish()
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30.0)
+
+    async def _write_credentials(self) -> None:
+        """The pod's own service-account token (never the control plane's), refreshed
+        before it expires; waits while the account is not yet created."""
+        delay = 0.2
+        while True:
+            try:
+                credentials, refresh_at = await podfiles.pod_credentials(self.ctx.client,
+                                                                         self.pod)
+                break
+            except errors.NotFound as exc:
+                if delay >= 2.0:
+                    for state in self.init + self.containers:
+                        state.waiting("ContainerCreating", str(exc))
+                    self._publish()
+            except errors.APIError as exc:
+                log.warning("pod %s/%s: token request failed: %s", self.namespace, self.name,
+                            exc)
+            except Exception as exc:  # the API is restarting: try again shortly
+                log.debug("pod %s/%s: token request failed: %s", self.namespace, self.name,
+                          exc)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
+        self.sa_dir, self.kubeconfig = podfiles.write_credentials(
+            self.folder, credentials, self.namespace)
+        if self._refresher is None or self._refresher.done():
+            self._refresher = asyncio.ensure_future(self._refresh_credentials(refresh_at))
+
+    async def _refresh_credentials(self, refresh_at: float) -> None:
+        await asyncio.sleep(max(1.0, refresh_at - time.time()))
+        self._refresher = None
+        await self._write_credentials()
 
     def _restore(self) -> None:
         """Adopt live instances recorded by an earlier control plane; note dead ones."""
@@ -442,6 +474,8 @@ class PodWorker:
         await asyncio.gather(*(self._stop_one(name, run, deadline) for name, run in live))
         if self._publisher is not None:
             self._publisher.cancel()
+        if self._refresher is not None:
+            self._refresher.cancel()
         for enforcement in self.enforcement.values():
             limits.release(enforcement)
         if not delete:

@@ -8,13 +8,18 @@ import base64
 import json
 import os
 import shutil
+import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 import yaml
 
-from orchestrator.client import Credentials
+from orchestrator.api import errors
+from orchestrator.client import Client, Credentials
+
+TOKEN_SECONDS = 48 * 3600  # the API server's longest; refreshed at 80% of its life
 
 
 def pod_dir(data_dir: Path, uid: str) -> Path:
@@ -50,6 +55,26 @@ def write_credentials(folder: Path, credentials: Credentials, namespace: str) ->
     kubeconfig = folder / "kubeconfig"
     _write_private(kubeconfig, yaml.safe_dump(config, sort_keys=False).encode())
     return sa, kubeconfig
+
+
+async def pod_credentials(client: Client, pod: dict[str, Any]) -> tuple[Credentials, float]:
+    """Credentials for the pod's own service account (a TokenRequest bound to the pod) and
+    when to refresh them. NotFound while the ServiceAccounts controller has not yet made the
+    account; the caller retries."""
+    md = pod["metadata"]
+    namespace = md.get("namespace", "default")
+    account = (pod.get("spec") or {}).get("serviceAccountName") or "default"
+    body = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+            "spec": {"audiences": [], "expirationSeconds": TOKEN_SECONDS,
+                     "boundObjectRef": {"apiVersion": "v1", "kind": "Pod",
+                                        "name": md["name"], "uid": md["uid"]}}}
+    answer = await client.request(
+        "POST", f"/api/v1/namespaces/{namespace}/serviceaccounts/{account}/token", body=body)
+    token = str(((answer or {}).get("status") or {}).get("token") or "")
+    if not token:
+        raise errors.APIError("TokenRequest answered without a token")
+    seconds = int(((answer or {}).get("spec") or {}).get("expirationSeconds") or TOKEN_SECONDS)
+    return replace(client.credentials, token=token), time.time() + 0.8 * seconds
 
 
 def api_host_port(credentials: Credentials) -> tuple[str, str]:

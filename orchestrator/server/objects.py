@@ -46,6 +46,22 @@ _SYSTEM_META = ("uid", "creationTimestamp", "deletionTimestamp", "deletionGraceP
                 "generation", "selfLink")
 
 
+# What kube-apiserver's create strategies leave in `status` for the kinds whose clients
+# look at it before any controller writes it.
+_INITIAL_STATUS: dict[str, dict[str, Any]] = {
+    "apps/deployments": {},
+    "apps/replicasets": {"replicas": 0},
+    "batch/jobs": {},
+    "batch/cronjobs": {},
+    "/services": {"loadBalancer": {}},
+    "networking.k8s.io/ingresses": {"loadBalancer": {}},
+    "/persistentvolumeclaims": {"phase": "Pending"},
+    "/persistentvolumes": {"phase": "Pending"},
+    "policy/poddisruptionbudgets": {"disruptionsAllowed": 0, "currentHealthy": 0,
+                                    "desiredHealthy": 0, "expectedPods": 0},
+}
+
+
 @dataclass
 class WriteOptions:
     """What a write request says beside its body (query parameters)."""
@@ -202,6 +218,10 @@ class ObjectService:
         # register their node with its capacity in one create, as Kubernetes allows.
         if rt.has_status and rt.key not in (NAMESPACE_KEY, "/nodes"):
             obj.pop("status", None)
+            if rt.key in _INITIAL_STATUS:
+                # A built-in status is a struct, never absent: clients such as kopf's field
+                # handlers see `{"loadBalancer": {}}` on a new Service, as on a real cluster.
+                obj["status"] = json_copy(_INITIAL_STATUS[rt.key])
         defaults.apply_defaults(obj, rt)
         self._prepare_create(rt, obj)
         warnings, obj = self._validated(rt, obj, opts)

@@ -12,7 +12,8 @@ namespace = os.environ["POD_NAMESPACE"]
 c.JupyterHub.hub_ip = "0.0.0.0"
 c.JupyterHub.port = proxy["port"]
 c.JupyterHub.hub_port = hub["port"]
-c.JupyterHub.hub_connect_ip = os.environ["HUB_SERVICE_HOST_NAME"]
+# `<service>.<namespace>`: user servers may run in their own namespaces.
+c.JupyterHub.hub_connect_ip = "{}.{}".format(os.environ["HUB_SERVICE_HOST_NAME"], namespace)
 c.JupyterHub.cleanup_servers = False
 c.JupyterHub.db_url = "sqlite:///" + os.path.join(os.environ["HUB_DATA_DIR"], "jupyterhub.sqlite")
 c.JupyterHub.cookie_secret_file = os.path.join(os.environ["HUB_DATA_DIR"], "cookie_secret")
@@ -32,6 +33,7 @@ c.Authenticator.admin_users = set(auth.get("adminUsers") or [])
 
 c.JupyterHub.spawner_class = "kubespawner.KubeSpawner"
 c.KubeSpawner.namespace = namespace
+user_namespaces = singleuser["userNamespaces"]
 c.KubeSpawner.image = "{}:{}".format(singleuser["image"]["repository"], singleuser["image"]["tag"])
 c.KubeSpawner.image_pull_policy = singleuser["image"]["pullPolicy"]
 c.KubeSpawner.cmd = singleuser["cmd"]
@@ -41,16 +43,68 @@ c.KubeSpawner.cpu_guarantee = singleuser["cpu"]["guarantee"]
 c.KubeSpawner.cpu_limit = singleuser["cpu"]["limit"]
 c.KubeSpawner.mem_guarantee = singleuser["memory"]["guarantee"]
 c.KubeSpawner.mem_limit = singleuser["memory"]["limit"]
-c.KubeSpawner.service_account = os.environ["SINGLEUSER_SERVICE_ACCOUNT"]
 c.KubeSpawner.profile_list = singleuser["profileList"]
+# A pod that cannot start should say why at once, not after start_timeout.
+c.KubeSpawner.events_enabled = True
 # Every user server can launch Dask clusters in its own namespace (the launcher reads these).
 c.KubeSpawner.environment = {
-    "DASKHUB_LITE_NAMESPACE": namespace,
-    "DASK_KUBERNETES__NAMESPACE": namespace,
     "DASKHUB_LITE_DASK_IMAGE": singleuser["daskImage"],
-    "DASK_DISTRIBUTED__DASHBOARD__LINK": "{JUPYTERHUB_SERVICE_PREFIX}proxy/{port}/status",
+    "DASK_DISTRIBUTED__DASHBOARD__LINK": "{{JUPYTERHUB_SERVICE_PREFIX}}proxy/{{port}}/status",
     **singleuser.get("extraEnv", {}),
 }
+
+if user_namespaces["enabled"]:
+    # Each user gets a namespace of their own and a service account bound there (only there)
+    # to `user_namespaces.clusterRole`: Dask clusters and training Jobs, no one else's pods.
+    # KubeSpawner's own template would read the hub namespace from a file that only exists
+    # where service-account volumes are mounted, so the hub namespace is spelled out here.
+    c.KubeSpawner.enable_user_namespaces = True
+    c.KubeSpawner.user_namespace_template = namespace + "-{username}"
+    c.KubeSpawner.user_namespace_labels = {
+        "app.kubernetes.io/managed-by": "daskhub",
+        "hub.jupyter.org/hub-namespace": namespace,
+        "hub.jupyter.org/username": "{username}",
+    }
+    c.KubeSpawner.service_account = user_namespaces["serviceAccountName"]
+
+    async def _prepare_user_namespace(spawner):
+        from kubernetes_asyncio import client as k8s
+        from kubernetes_asyncio.client.rest import ApiException
+
+        ns = spawner.namespace
+        core = spawner.api
+        rbac = k8s.RbacAuthorizationV1Api(core.api_client)
+        account = user_namespaces["serviceAccountName"]
+        labels = {"app.kubernetes.io/managed-by": "daskhub",
+                  "hub.jupyter.org/hub-namespace": namespace}
+        creations = [
+            (core.create_namespace, ({"apiVersion": "v1", "kind": "Namespace", "metadata": {
+                "name": ns, "labels": {**labels, "hub.jupyter.org/username":
+                                       spawner._expand_user_properties("{username}")}}},)),
+            (core.create_namespaced_service_account, (ns, {
+                "apiVersion": "v1", "kind": "ServiceAccount",
+                "metadata": {"name": account, "labels": labels}})),
+            (rbac.create_namespaced_role_binding, (ns, {
+                "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+                "metadata": {"name": account, "labels": labels},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                            "name": user_namespaces["clusterRole"]},
+                "subjects": [{"kind": "ServiceAccount", "name": account, "namespace": ns}]})),
+        ]
+        for create, args in creations:
+            try:
+                await create(*args)
+            except ApiException as exc:
+                if exc.status != 409:  # already there from an earlier spawn
+                    raise
+        spawner.environment = {**spawner.environment, "DASKHUB_LITE_NAMESPACE": ns,
+                               "DASK_KUBERNETES__NAMESPACE": ns}
+
+    c.KubeSpawner.pre_spawn_hook = _prepare_user_namespace
+else:
+    c.KubeSpawner.service_account = os.environ["SINGLEUSER_SERVICE_ACCOUNT"]
+    c.KubeSpawner.environment.update({"DASKHUB_LITE_NAMESPACE": namespace,
+                                      "DASK_KUBERNETES__NAMESPACE": namespace})
 
 for class_name, traits in (hub.get("config") or {}).items():
     for trait, value in traits.items():

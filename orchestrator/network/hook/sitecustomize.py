@@ -19,6 +19,9 @@ def _install() -> None:
 
     install(kubeconfig=os.environ.get("KUBECONFIG"),
             namespace=os.environ.get("DASKHUB_LITE_POD_NAMESPACE"), pod_ip=pod_ip)
+    # aiohttp resolves through aiodns (c-ares) when it is installed, which never calls the
+    # patched getaddrinfo; hiding it keeps aiohttp on its threaded resolver in pods.
+    sys.modules.setdefault("aiodns", None)  # type: ignore[arg-type]
 
 
 def _chain() -> None:
