@@ -134,6 +134,8 @@ class Client:
         self._max_connections = max_connections
         self._session: aiohttp.ClientSession | None = None
         self._types = {(rt.api_version, rt.kind): rt for rt in BUILTIN_TYPES}
+        # Informers shared by the components using this client (see Informer.shared).
+        self.shared_informers: dict[tuple[Any, ...], Any] = {}
 
     @classmethod
     def from_kubeconfig(cls, path: str | os.PathLike[str], **kwargs: Any) -> "Client":

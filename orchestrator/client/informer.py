@@ -45,9 +45,29 @@ class Informer:
         self._handlers: list[Handler] = []
         self._synced = asyncio.Event()
         self.resource_version = ""
+        self._task: asyncio.Future[None] | None = None
+        self._runners = 0
+
+    @classmethod
+    def shared(cls, client: Client, rt: ResourceType, namespace: str | None = None, *,
+               label_selector: str = "", field_selector: str = "") -> "Informer":
+        """One informer per (resource, scope, selectors) per client, as client-go's shared
+        informer factory gives: every component watching pods shares one watch and one
+        cache instead of each opening its own."""
+        key = (rt.group, rt.version, rt.plural, namespace, label_selector, field_selector)
+        informer = client.shared_informers.get(key)
+        if not isinstance(informer, Informer):
+            informer = cls(client, rt, namespace, label_selector=label_selector,
+                           field_selector=field_selector)
+            client.shared_informers[key] = informer
+        return informer
 
     def add_handler(self, handler: Handler) -> None:
+        """Handlers added after the first sync are told of what is already cached."""
         self._handlers.append(handler)
+        if self.synced:
+            for obj in list(self.cache.values()):
+                handler("ADDED", None, obj)
 
     async def wait_synced(self) -> None:
         await self._synced.wait()
@@ -90,6 +110,19 @@ class Informer:
         self._synced.set()
 
     async def run(self) -> None:
+        """Run the list+watch loop for as long as any caller of `run` is running: the
+        loop is shared, and stops when the last of them is cancelled."""
+        if self._task is None or self._task.done():
+            self._task = asyncio.ensure_future(self._loop())
+        self._runners += 1
+        try:
+            await asyncio.shield(self._task)
+        finally:
+            self._runners -= 1
+            if self._runners == 0 and not self._task.done():
+                self._task.cancel()
+
+    async def _loop(self) -> None:
         """List, then watch forever; relist whenever the watch cannot resume."""
         need_list = True
         while True:

@@ -211,8 +211,8 @@ class CronJobController:
         self.workers = workers
         self.cron_rt = client.resource("batch/v1", "CronJob")
         self.jobs_rt = client.resource("batch/v1", "Job")
-        self.cronjobs = Informer(client, self.cron_rt)
-        self.jobs = Informer(client, self.jobs_rt)
+        self.cronjobs = Informer.shared(client, self.cron_rt)
+        self.jobs = Informer.shared(client, self.jobs_rt)
         self.queue: WorkQueue[Key] = WorkQueue()
         self.recorder = EventRecorder(client, "cronjob-controller")
         self.cronjobs.add_handler(self._on_cronjob)

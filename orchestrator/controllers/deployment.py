@@ -43,9 +43,9 @@ class DeploymentController:
     def __init__(self, client: Client, *, workers: int = 5) -> None:
         self.client = client
         self.workers = workers
-        self.deployments = Informer(client, DEPLOYMENTS)
-        self.sets = Informer(client, REPLICASETS)
-        self.pods = Informer(client, PODS)
+        self.deployments = Informer.shared(client, DEPLOYMENTS)
+        self.sets = Informer.shared(client, REPLICASETS)
+        self.pods = Informer.shared(client, PODS)
         self.queue: WorkQueue[Key] = WorkQueue()
         self.events = EventRecorder(client, "deployment-controller")
         self.deployments.add_handler(self._on_deployment)

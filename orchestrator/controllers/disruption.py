@@ -95,8 +95,8 @@ def _same(old: Obj, new: Obj) -> bool:
 class DisruptionController:
     def __init__(self, client: Client) -> None:
         self.client = client
-        self.budgets = Informer(client, PDBS)
-        self.pods = Informer(client, PODS)
+        self.budgets = Informer.shared(client, PDBS)
+        self.pods = Informer.shared(client, PODS)
         self.queue: WorkQueue[str] = WorkQueue()
         self.budgets.add_handler(self._on_budget)
         self.pods.add_handler(self._on_pod)

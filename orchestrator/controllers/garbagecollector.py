@@ -132,7 +132,7 @@ class GarbageCollector:
         self._dynamic: list[asyncio.Task[None]] = []  # informers started by `scan`
         for rt in BUILTIN_TYPES:
             if rt.plural in WATCHED and rt.group != "events.k8s.io":
-                informer = Informer(client, rt)
+                informer = Informer.shared(client, rt)
                 informer.add_handler(self._handler(rt))
                 self.informers[rt.plural] = informer
 
@@ -233,7 +233,7 @@ class GarbageCollector:
                 continue
             if key in self.informers:
                 continue
-            informer = Informer(self.client, rt)
+            informer = Informer.shared(self.client, rt)
             informer.add_handler(self._handler(rt))
             self.informers[key] = informer
             self._dynamic.append(asyncio.create_task(informer.run()))

@@ -35,8 +35,8 @@ class JobController:
         self.workers = workers
         self.jobs_rt = client.resource("batch/v1", "Job")
         self.pods_rt = client.resource("v1", "Pod")
-        self.jobs = Informer(client, self.jobs_rt)
-        self.pods = Informer(client, self.pods_rt)
+        self.jobs = Informer.shared(client, self.jobs_rt)
+        self.pods = Informer.shared(client, self.pods_rt)
         self.queue: WorkQueue[Key] = WorkQueue()
         self.recorder = EventRecorder(client, "job-controller")
         self._backoff: dict[str, Backoff] = {}

@@ -230,8 +230,8 @@ class ReplicaSetController:
         self.client = client
         self.rt = rt
         self.workers = workers
-        self.sets = Informer(client, rt)
-        self.pods = Informer(client, PODS)
+        self.sets = Informer.shared(client, rt)
+        self.pods = Informer.shared(client, PODS)
         self.queue: WorkQueue[Key] = WorkQueue()
         self.expectations = Expectations()
         self.events = EventRecorder(client, "replicaset-controller")

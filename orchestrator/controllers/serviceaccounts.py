@@ -33,9 +33,9 @@ def needs_default(namespace: Obj | None, accounts: list[Obj]) -> bool:
 class ServiceAccountsController:
     def __init__(self, client: Client) -> None:
         self.client = client
-        self.namespaces = Informer(client, NAMESPACES)
+        self.namespaces = Informer.shared(client, NAMESPACES)
         # Only `default` accounts matter: watch those, not every account in the cluster.
-        self.accounts = Informer(client, SERVICEACCOUNTS,
+        self.accounts = Informer.shared(client, SERVICEACCOUNTS,
                                  field_selector=f"metadata.name={DEFAULT}")
         self.queue: WorkQueue[str] = WorkQueue()
         self.namespaces.add_handler(

@@ -152,10 +152,10 @@ class EndpointsController:
     def __init__(self, client: Client, workers: int = 2) -> None:
         self.client = client
         self.workers = workers
-        self.pods = Informer(client, PODS)
-        self.services = Informer(client, SERVICES)
-        self.endpoints = Informer(client, ENDPOINTS)
-        self.slices = Informer(client, SLICES, label_selector=(
+        self.pods = Informer.shared(client, PODS)
+        self.services = Informer.shared(client, SERVICES)
+        self.endpoints = Informer.shared(client, ENDPOINTS)
+        self.slices = Informer.shared(client, SLICES, label_selector=(
             f"endpointslice.kubernetes.io/managed-by={MANAGED_BY}"))
         self.queue: WorkQueue[Key] = WorkQueue()
         self.events = EventRecorder(client, "endpoint-controller")

@@ -46,10 +46,10 @@ class IngressController:
         self.client = client
         self.host = host
         self.port = port
-        self.ingresses = Informer(client, INGRESSES)
-        self.services = Informer(client, SERVICES)
-        self.endpoints = Informer(client, ENDPOINTS)
-        self.classes = Informer(client, CLASSES)
+        self.ingresses = Informer.shared(client, INGRESSES)
+        self.services = Informer.shared(client, SERVICES)
+        self.endpoints = Informer.shared(client, ENDPOINTS)
+        self.classes = Informer.shared(client, CLASSES)
         self.events = EventRecorder(client, "daskhub-lite-ingress")
         self.table = RoutingTable([], None, {})
         self.serving = False
@@ -230,6 +230,10 @@ class IngressController:
         headers["X-Forwarded-Port"] = str(self.port)
         headers["X-Forwarded-Proto"] = request.scheme
         headers["Host"] = request.host
+        if request.content_length is not None:
+            # Keep a sized body sized: upstreams such as Python's configurable-http-proxy
+            # mishandle a request that arrives chunked.
+            headers["Content-Length"] = str(request.content_length)
         return headers
 
     async def _websocket(self, request: web.Request, url: str,

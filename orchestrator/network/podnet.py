@@ -160,7 +160,7 @@ class PodNetwork:
         self.client = client
         self.mode = mode or check_platform()
         self.allocator = allocator or IPAllocator(start=None)
-        self.services = Informer(client, SERVICES) if client is not None else None
+        self.services = Informer.shared(client, SERVICES) if client is not None else None
 
     async def run(self) -> None:
         if self.services is not None:

@@ -116,8 +116,8 @@ def backends_of(endpoints: dict[str, Any] | None, ref: PortRef) -> list[tuple[st
 class ServiceProxy:
     def __init__(self, client: Client) -> None:
         self.client = client
-        self.services = Informer(client, SERVICES)
-        self.endpoints = Informer(client, ENDPOINTS)
+        self.services = Informer.shared(client, SERVICES)
+        self.endpoints = Informer.shared(client, ENDPOINTS)
         self.events = EventRecorder(client, "service-proxy")
         self.listeners: dict[Listen, Listener] = {}
         self.balancers: dict[PortRef, Balancer] = {}

@@ -60,8 +60,8 @@ class LiveScheduler:
         self.scheduler_name = scheduler_name
         self.scheduler = make_scheduler(policy)
         self.state = ClusterState()
-        self.nodes = Informer(client, NODES)
-        self.pods = Informer(client, PODS)
+        self.nodes = Informer.shared(client, NODES)
+        self.pods = Informer.shared(client, PODS)
         self.events = EventRecorder(client, scheduler_name)
         self._node_infos: dict[str, NodeInfo] = {}
         self._queue: list[tuple[int, int, str]] = []  # (-priority, seq, key)

@@ -46,7 +46,7 @@ class Preemptor:
         self.state = state
         self.pods = pods
         self.events = events
-        self.budgets = Informer(client, PDBS)
+        self.budgets = Informer.shared(client, PDBS)
         self.terminating: set[str] = set()  # pods with a deletionTimestamp
 
     def observe_pod(self, old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:

@@ -18,6 +18,8 @@ c.JupyterHub.cleanup_servers = False
 c.JupyterHub.db_url = "sqlite:///" + os.path.join(os.environ["HUB_DATA_DIR"], "jupyterhub.sqlite")
 c.JupyterHub.cookie_secret_file = os.path.join(os.environ["HUB_DATA_DIR"], "cookie_secret")
 c.ConfigurableHTTPProxy.should_start = False
+# A restarted proxy pod starts with no routes: the hub puts them back at this interval.
+c.JupyterHub.last_activity_interval = int(proxy.get("routeCheckSeconds", 300))
 c.ConfigurableHTTPProxy.api_url = "http://{}:{}".format(os.environ["PROXY_API_HOST_NAME"],
                                                         proxy["apiPort"])
 
@@ -27,6 +29,9 @@ if auth["class"] == "shared-password":
     c.SharedPasswordAuthenticator.admin_password = os.environ["HUB_ADMIN_PASSWORD"]
     if os.environ.get("HUB_USER_PASSWORD"):
         c.SharedPasswordAuthenticator.user_password = os.environ["HUB_USER_PASSWORD"]
+    # The passwords are the gate: admins need the admin password, anyone else the user
+    # password (none by default, so only admins get in).
+    c.Authenticator.allow_all = True
 else:
     c.JupyterHub.authenticator_class = auth["class"]
 c.Authenticator.admin_users = set(auth.get("adminUsers") or [])
@@ -37,6 +42,9 @@ user_namespaces = singleuser["userNamespaces"]
 c.KubeSpawner.image = "{}:{}".format(singleuser["image"]["repository"], singleuser["image"]["tag"])
 c.KubeSpawner.image_pull_policy = singleuser["image"]["pullPolicy"]
 c.KubeSpawner.cmd = singleuser["cmd"]
+# Images run as jovyan; on the embedded control plane the server runs as whoever runs it.
+c.KubeSpawner.args = ["--ServerApp.allow_root=True"]
+c.KubeSpawner.http_timeout = 90
 c.KubeSpawner.default_url = singleuser["defaultUrl"]
 c.KubeSpawner.start_timeout = singleuser["startTimeout"]
 c.KubeSpawner.cpu_guarantee = singleuser["cpu"]["guarantee"]
