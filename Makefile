@@ -24,7 +24,7 @@ lint: $(STAMP)
 	$(VENV)/bin/lint-imports .importlinter
 
 typecheck: $(STAMP)
-	$(PY) -m mypy --strict orchestrator/api orchestrator/store orchestrator/client orchestrator/server orchestrator/controlplane.py
+	$(PY) -m mypy --strict orchestrator
 
 test: $(STAMP) lint typecheck
 	$(VENV)/bin/pytest -q -m "not bench" tests

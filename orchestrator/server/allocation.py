@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import secrets
 from typing import Any
 
 # A loopback service range (kubeadm's 10.96.0.0/12, moved into 127/8): Linux routes all of
@@ -31,12 +32,26 @@ def assign_cluster_ip(service: dict[str, Any], existing: list[dict[str, Any]]) -
         spec["clusterIPs"] = [requested]
         return
     used = {(s.get("spec") or {}).get("clusterIP") for s in existing}
-    for host in SERVICE_CIDR.hosts():
-        candidate = str(host)
+    candidate = _free_address(used)
+    if candidate is not None:
+        spec["clusterIP"] = candidate
+        spec["clusterIPs"] = [candidate]
+
+
+def _free_address(used: set[Any]) -> str | None:
+    """A free address of the range, drawn at random like kube-apiserver's allocator: two
+    control planes on one host then rarely hand out the same address (they share 127/8)."""
+    base = int(SERVICE_CIDR.network_address)
+    size = SERVICE_CIDR.num_addresses
+    for _ in range(64):
+        offset = secrets.randbelow(size - 3) + 2  # .0.0 network, .0.1 `kubernetes`, broadcast
+        candidate = str(ipaddress.ip_address(base + offset))
         if candidate not in used:
-            spec["clusterIP"] = candidate
-            spec["clusterIPs"] = [candidate]
-            return
+            return candidate
+    for host in SERVICE_CIDR.hosts():  # nearly full: look at every address
+        if str(host) not in used:
+            return str(host)
+    return None
 
 
 def keep_cluster_ip(new: dict[str, Any], old: dict[str, Any]) -> None:
