@@ -9,7 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from daskhub_lite import jobs_cli
+from daskhub_lite import hub
+from daskhub_lite.jobs import cli as jobs_cli
 from daskhub_lite.charts import commands as chart_commands
 from daskhub_lite.clusters import cli as clusters_cli
 from orchestrator import cli as control_plane_cli
@@ -22,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     sub = parser.add_subparsers(dest="command", required=True)
     control_plane_cli.add_commands(sub)
+    hub.extend_up(sub)  # `up --hub`: the user layer installs DaskHub on the new cluster
     chart_commands.add_commands(sub)
     clusters_cli.add_commands(sub)
     jobs_cli.add_commands(sub)

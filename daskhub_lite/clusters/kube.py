@@ -8,10 +8,18 @@ from typing import Any
 
 import kr8s
 import kr8s.asyncio
-from kr8s.asyncio.objects import object_from_spec
+from kr8s.asyncio.objects import new_class, object_from_spec
 
 DASKCLUSTERS = "daskclusters.kubernetes.dask.org"
 WORKERGROUPS = "daskworkergroups.kubernetes.dask.org"
+INGRESSES = "ingresses.networking.k8s.io"
+
+# Registered once, with their real kinds: otherwise kr8s makes a class on the first `get`
+# of an unknown kind from discovery's singular name ("daskworkergroup"), and every later
+# create of that kind in this process sends that lower-case kind, which the server refuses.
+DaskClusterObject = new_class("DaskCluster", "kubernetes.dask.org/v1", plural="daskclusters")
+DaskWorkerGroupObject = new_class("DaskWorkerGroup", "kubernetes.dask.org/v1",
+                                  plural="daskworkergroups")
 
 
 class ClusterStartError(RuntimeError):

@@ -62,7 +62,7 @@ class Half(asyncio.Protocol):
         peer = self.peer
         if peer is not None and peer.transport is not None and not peer.transport.is_closing():
             if exc is not None:
-                peer.transport.abort()  # a reset travels on as a reset
+                reset(peer.transport)  # a reset travels on as a reset (abort alone sends FIN)
             else:
                 peer.transport.close()
         if self._on_close is not None:

@@ -24,7 +24,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from daskhub_lite import jobs  # noqa: E402
-from daskhub_lite.jobs_kube import Cluster, connect  # noqa: E402
+from daskhub_lite.jobs.kube import Cluster, connect  # noqa: E402
 from orchestrator import ControlPlane  # noqa: E402
 
 RUNS = int(os.environ.get("BENCH_RUNS", "5"))

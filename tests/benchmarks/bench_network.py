@@ -5,13 +5,15 @@ beside direct, all in one run.
     .venv/bin/pytest -s -m bench tests/benchmarks/bench_network.py
     .venv/bin/python tests/benchmarks/bench_network.py
 
-The control plane and network components run in this process's other threads (as in
-`daskhub-lite up`), the pod is a separate process. Figures are printed, never asserted.
+The whole control plane runs in this process's other thread (as in `daskhub-lite up`); the
+pod is a Deployment's pod, started by the process runtime. Figures are printed, never
+asserted.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import socket
 import statistics
@@ -25,7 +27,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from orchestrator import ControlPlane  # noqa: E402
-from tests.e2e.network_harness import NetworkHarness, http_get, poll  # noqa: E402
+from tests.conftest import Kubectl  # noqa: E402
+from tests.e2e.network_harness import NETAPP, http_get, poll  # noqa: E402
 
 OPS = int(os.environ.get("BENCH_OPS", "2000"))
 CONCURRENCY = 16
@@ -64,36 +67,46 @@ def transfer(host: str, port: int) -> float:
     return got / (1 << 20) / elapsed
 
 
+MANIFESTS = [
+    {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "bench"},
+     "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "bench"}},
+              "template": {"metadata": {"labels": {"app": "bench"}}, "spec": {"containers": [{
+                  "name": "app", "image": "python:3.11",
+                  "command": [sys.executable, NETAPP, "ok", "8080"],
+                  "ports": [{"name": "http", "containerPort": 8080}],
+                  "readinessProbe": {"httpGet": {"path": "/", "port": "http"},
+                                     "periodSeconds": 1}}]}}}},
+    {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "bench"},
+     "spec": {"selector": {"app": "bench"}, "ports": [{"port": 80, "targetPort": "http"}]}},
+    {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": "bench"},
+     "spec": {"rules": [{"http": {"paths": [{"path": "/", "pathType": "Prefix", "backend": {
+         "service": {"name": "bench", "port": {"number": 80}}}}]}}]}},
+]
+
+
 def run() -> None:
-    with ControlPlane(data_dir=tempfile.mkdtemp(), components=()) as cp:
-        net = NetworkHarness(cp, ingress_port=0).start()
-        try:
-            _, pod_ip = net.run_app_pod("bench-0", {"app": "bench"}, "ok", 8080)
-            net.apply({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "bench"},
-                       "spec": {"selector": {"app": "bench"},
-                                "ports": [{"port": 80, "targetPort": 8080}]}})
-            net.apply({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
-                       "metadata": {"name": "bench"}, "spec": {"rules": [{"http": {"paths": [
-                           {"path": "/", "pathType": "Prefix", "backend": {"service": {
-                               "name": "bench", "port": {"number": 80}}}}]}}]}})
-            svc = net.call(net.client.get(net.client.resource("v1", "Service"), "bench",
-                                          "default"))
-            cip = svc["spec"]["clusterIP"]
-            ingress = f"http://127.0.0.1:{net.ingress.port}/"
-            poll(lambda: http_get(f"http://{cip}:80/") == "ok")
-            poll(lambda: http_get(ingress) == "ok")
-            print(f"\npod network benchmark: {OPS} GETs, {CONCURRENCY} concurrent, keep-alive")
-            for label, url in (("direct to pod", f"http://{pod_ip}:8080/"),
-                               ("ClusterIP Service", f"http://{cip}:80/"),
-                               ("Ingress", ingress)):
-                rate, p99 = asyncio.run(load(url))
-                print(f"  {label:<18} {rate:8.0f} req/s   p99 {p99:6.2f} ms")
-            print(f"{MB} MB transfer, one connection:")
-            for label, host, port in (("direct to pod", pod_ip, 8080),
-                                      ("ClusterIP Service", cip, 80)):
-                print(f"  {label:<18} {transfer(host, port):8.0f} MB/s")
-        finally:
-            net.stop()
+    data_dir = Path(tempfile.mkdtemp())
+    with ControlPlane(data_dir=data_dir / "cp") as cp:
+        kubectl = Kubectl(cp, data_dir / "kubectl")
+        kubectl.run("apply", "-f", "-", input="\n---\n".join(json.dumps(m) for m in MANIFESTS))
+        kubectl.run("rollout", "status", "deployment/bench", "--timeout=60s", timeout=70)
+        pod_ip = kubectl.json("get", "pods", "-l", "app=bench")["items"][0]["status"]["podIP"]
+        cip = kubectl.json("get", "service", "bench")["spec"]["clusterIP"]
+        ing = poll(lambda: kubectl.json("get", "ingress", "bench")["status"]["loadBalancer"][
+            "ingress"][0]["ports"][0]["port"])
+        ingress = f"http://127.0.0.1:{ing}/"
+        poll(lambda: http_get(f"http://{cip}:80/") == "ok")
+        poll(lambda: http_get(ingress) == "ok")
+        print(f"\npod network benchmark: {OPS} GETs, {CONCURRENCY} concurrent, keep-alive")
+        for label, url in (("direct to pod", f"http://{pod_ip}:8080/"),
+                           ("ClusterIP Service", f"http://{cip}:80/"),
+                           ("Ingress", ingress)):
+            rate, p99 = asyncio.run(load(url))
+            print(f"  {label:<18} {rate:8.0f} req/s   p99 {p99:6.2f} ms")
+        print(f"{MB} MB transfer, one connection:")
+        for label, host, port in (("direct to pod", pod_ip, 8080),
+                                  ("ClusterIP Service", cip, 80)):
+            print(f"  {label:<18} {transfer(host, port):8.0f} MB/s")
 
 
 @pytest.mark.bench

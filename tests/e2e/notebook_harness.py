@@ -90,8 +90,9 @@ def run(notebook: Path, workdir: Path, *, python: str = sys.executable,
     # The runner itself uses this (the test) Python's nbclient; only the kernel is `python`.
     cmd = [sys.executable, "-m", "tests.e2e.notebook_harness", str(copy / notebook.name),
            "--kernel", kernel, "--out", str(executed), "--timeout", str(timeout)]
-    runner_env = {**env, "PATH": os.environ.get("PATH", ""),
-                  "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    # The runner finds this module through PYTHONPATH and drops it before the kernel starts,
+    # so the kernel imports daskhub_lite from its own environment.
+    runner_env = {**env, "PYTHONPATH": str(ROOT)}
     started = time.monotonic()
     proc = subprocess.Popen(cmd, cwd=copy, env=runner_env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
@@ -149,6 +150,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT)
     args = parser.parse_args()
+    os.environ.pop("PYTHONPATH", None)
     return _execute(args.notebook, args.kernel, args.out, args.timeout)
 
 

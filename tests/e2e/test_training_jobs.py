@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from daskhub_lite import jobs
-from daskhub_lite.jobs_kube import Cluster, connect
+from daskhub_lite.jobs.kube import Cluster, connect
 from orchestrator import ControlPlane
 from tests.conftest import wait_for
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from daskhub_lite.jobs_code import CodeError, collect, ignored, pack, parse_gitignore
+from daskhub_lite.jobs.code import CodeError, collect, ignored, pack, parse_gitignore
 
 
 def names(root: Path) -> list[str]:

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from daskhub_lite.jobs_spec import (CODE_DIR, OUTPUT_DIR, WORK_DIR, JobRequest, JobSpecError,
+from daskhub_lite.jobs.spec import (CODE_DIR, OUTPUT_DIR, WORK_DIR, JobRequest, JobSpecError,
                                     code_configmap, dask_job_manifest, default_name,
                                     job_manifest, outputs_claim, validate)
 

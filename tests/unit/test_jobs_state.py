@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from daskhub_lite.jobs_state import exit_summary, failed_pods, summarize
+from daskhub_lite.jobs.state import exit_summary, failed_pods, summarize
 
 
 def job(conditions: list[dict[str, Any]] | None = None, **status: Any) -> dict[str, Any]:

@@ -21,14 +21,16 @@ from typing import Any, Callable, Iterator, Mapping, Sequence, TextIO
 
 from kubernetes.client.exceptions import ApiException
 
-from daskhub_lite import jobs_code, jobs_dask, jobs_outputs
-from daskhub_lite.jobs_kube import Cluster, connect
-from daskhub_lite.jobs_spec import (DEFAULT_IMAGE, JOB_LABEL, MANAGED_BY, JobRequest,
+from daskhub_lite.jobs import code as jobs_code
+from daskhub_lite.jobs import daskjob as jobs_dask
+from daskhub_lite.jobs import outputs as jobs_outputs
+from daskhub_lite.jobs.kube import Cluster, connect
+from daskhub_lite.jobs.spec import (DEFAULT_IMAGE, JOB_LABEL, MANAGED_BY, JobRequest,
                                     JobSpecError, code_configmap, default_name, job_manifest,
                                     outputs_claim, owner_reference, validate)
-from daskhub_lite.jobs_state import (JobState, exit_summary, failed_pods, newest, pod_phase,
+from daskhub_lite.jobs.state import (JobState, exit_summary, failed_pods, newest, pod_phase,
                                      summarize)
-from daskhub_lite.jobs_code import CodeError
+from daskhub_lite.jobs.code import CodeError
 
 __all__ = ["CodeError", "JobError", "JobFailed", "JobNotFound", "JobSpecError",
            "JobUnschedulable", "TrainingJob", "dask_jobs_available", "get", "list", "submit"]

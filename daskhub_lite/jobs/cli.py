@@ -14,15 +14,15 @@ from typing import TYPE_CHECKING, Any, Callable
 
 if TYPE_CHECKING:  # the kubernetes client loads only when a job command runs
     from daskhub_lite import jobs
-    from daskhub_lite.jobs_state import JobState
+    from daskhub_lite.jobs.state import JobState
 
 
 def _errors() -> tuple[type[BaseException], ...]:
     from daskhub_lite import jobs
-    from daskhub_lite.jobs_code import CodeError
-    from daskhub_lite.jobs_kube import NoCluster
-    from daskhub_lite.jobs_outputs import OutputsError
-    from daskhub_lite.jobs_spec import JobSpecError
+    from daskhub_lite.jobs.code import CodeError
+    from daskhub_lite.jobs.kube import NoCluster
+    from daskhub_lite.jobs.outputs import OutputsError
+    from daskhub_lite.jobs.spec import JobSpecError
 
     return (jobs.JobError, JobSpecError, CodeError, NoCluster, OutputsError, TimeoutError)
 
@@ -42,7 +42,7 @@ def _handled(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Na
 
 
 def _cluster(args: argparse.Namespace) -> Any:
-    from daskhub_lite.jobs_kube import connect
+    from daskhub_lite.jobs.kube import connect
 
     return connect(args.kubeconfig, args.context, args.namespace, start_embedded=False)
 
@@ -52,7 +52,7 @@ def _env(pairs: list[str]) -> dict[str, str]:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            from daskhub_lite.jobs_spec import JobSpecError
+            from daskhub_lite.jobs.spec import JobSpecError
 
             raise JobSpecError(f"-e expects KEY=VALUE, not {pair!r}")
         out[key] = value
@@ -62,7 +62,7 @@ def _env(pairs: list[str]) -> dict[str, str]:
 @_handled
 def cmd_submit(args: argparse.Namespace) -> int:
     from daskhub_lite import jobs
-    from daskhub_lite.jobs_spec import JobSpecError
+    from daskhub_lite.jobs.spec import JobSpecError
 
     command = list(args.cmd)
     if command and command[0] == "--":

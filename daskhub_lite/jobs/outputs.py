@@ -19,8 +19,8 @@ from typing import Any, Mapping
 
 from kubernetes.client.exceptions import ApiException
 
-from daskhub_lite.jobs_kube import Cluster
-from daskhub_lite.jobs_spec import GPU, JOB_LABEL, MANAGED_BY, OUTPUT_DIR
+from daskhub_lite.jobs.kube import Cluster
+from daskhub_lite.jobs.spec import GPU, JOB_LABEL, MANAGED_BY, OUTPUT_DIR
 
 HELPER_ROLE = "daskhub-lite.io/role"
 

@@ -15,8 +15,8 @@ from typing import Any, Mapping
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from daskhub_lite.jobs_kube import Cluster
-from daskhub_lite.jobs_spec import JobRequest, dask_job_manifest
+from daskhub_lite.jobs.kube import Cluster
+from daskhub_lite.jobs.spec import JobRequest, dask_job_manifest
 
 # The operator labels the cluster's pods with the DaskJob's labels (ours among them).
 NOT_CLUSTER_PODS = "dask.org/component notin (scheduler,worker)"

@@ -1,0 +1,97 @@
+"""`daskhub-lite up --hub`: the embedded control plane with DaskHub installed on it, then
+the hub's address and how to log in (the generated admin password is shown this once; it
+stays in the `<release>-hub` Secret).
+
+The user layer owns this flag: the control plane knows nothing of charts. The install runs
+the ordinary `install` command (Helm's engine), so `helm ls` shows the release.
+"""
+
+from __future__ import annotations
+
+import base64
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+
+from orchestrator.cli import CLIError
+
+RELEASE = "daskhub"
+NAMESPACE = "daskhub"
+
+
+class HubError(CLIError):
+    """One line on stderr, as every CLI error."""
+
+
+def extend_up(sub: Any) -> None:
+    """Add `--hub` to the control plane's `up` and wrap its action."""
+    parser = sub.choices["up"]
+    parser.add_argument("--hub", action="store_true",
+                        help="install DaskHub (JupyterHub + Dask) and print how to log in")
+    start_up: Callable[[Any], int] = parser.get_default("func")
+
+    def up(args: Any) -> int:
+        if args.hub and args.foreground:
+            raise HubError("--hub starts the control plane in the background; "
+                           "drop --foreground")
+        code = int(start_up(args))
+        if code != 0 or not args.hub:
+            return code
+        from orchestrator.settings import default_data_dir
+
+        data_dir = Path(args.data_dir or default_data_dir())
+        return install_hub(str(data_dir / "kubeconfig"))
+
+    parser.set_defaults(func=up)
+
+
+def install_hub(kubeconfig: str, timeout: int = 300) -> int:
+    print(f"installing DaskHub (release {RELEASE}, namespace {NAMESPACE}) ...", flush=True)
+    cmd = [sys.executable, "-m", "daskhub_lite.cli", "install", RELEASE, "daskhub",
+           "-n", NAMESPACE, "--create-namespace", "--wait", "--timeout", f"{timeout}s",
+           "--kubeconfig", kubeconfig]
+    proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    if proc.returncode != 0:
+        lines = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+        raise HubError((lines[-1][len("error: "):] if lines else proc.stderr.strip())
+                       or "installing daskhub failed")
+    secret = _read(kubeconfig, "secret", f"{RELEASE}-hub")
+    password = base64.b64decode(secret["data"]["admin-password"]).decode()
+    print(f"DaskHub is ready at {_url(kubeconfig)}")
+    print(f"log in as: admin\npassword:  {password}")
+    print("(shown once; it is kept in the Secret "
+          f"{NAMESPACE}/{RELEASE}-hub, key admin-password)")
+    return 0
+
+
+def _url(kubeconfig: str) -> str:
+    deadline = time.monotonic() + 30
+    while True:
+        ingress = _read(kubeconfig, "ingress", RELEASE)
+        lb = ((ingress.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
+        if lb or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    if not lb:
+        return "(the Ingress has no address yet: kubectl get ingress -n daskhub)"
+    host = lb[0].get("ip") or lb[0].get("hostname") or "127.0.0.1"
+    port = (lb[0].get("ports") or [{}])[0].get("port", 80)
+    return f"http://{host}/" if port == 80 else f"http://{host}:{port}/"
+
+
+def _read(kubeconfig: str, kind: str, name: str) -> dict[str, Any]:
+    """One object of the hub's namespace, as a dict (the `kubernetes` client, no kubectl)."""
+    from kubernetes import client, config
+
+    with config.new_client_from_config(config_file=kubeconfig) as api_client:
+        if kind == "secret":
+            raw = client.CoreV1Api(api_client).read_namespaced_secret(
+                name, NAMESPACE, _preload_content=False)
+        else:
+            raw = client.NetworkingV1Api(api_client).read_namespaced_ingress(
+                name, NAMESPACE, _preload_content=False)
+        return dict(yaml.safe_load(raw.data))
