@@ -26,7 +26,8 @@ from distributed.deploy.cluster import Cluster
 from daskhub_lite.clusters import connect, kube, profiles, scaling, spec
 from daskhub_lite.clusters.adaptive import GroupAdaptive
 from daskhub_lite.clusters.reaper import heartbeat_interval
-from daskhub_lite.clusters.target import Target, max_gpus_per_node, operator_installed, resolve
+from daskhub_lite.clusters.target import (Target, ingress_class, max_gpus_per_node,
+                                          operator_installed, resolve)
 
 log = logging.getLogger(__name__)
 DEFAULT_GROUP = "default"
@@ -39,6 +40,9 @@ class DaskCluster(Cluster):
     `daskhub-lite.profiles`); `cores`/`memory`/`gpus` override it per worker.
     `idle_timeout`: seconds after this process stops heartbeating (a dead kernel) before the
     cluster is reaped; 0 keeps it forever.
+    `ingress`: serve the dashboard through an Ingress (path `/dask/<namespace>/<name>`);
+    None (the default) does so where the cluster has an IngressClass (the embedded control
+    plane always has one).
     """
 
     def __init__(self, name: str | None = None, *, n_workers: int = 0,
@@ -47,6 +51,7 @@ class DaskCluster(Cluster):
                  image: str | None = None, env: dict[str, str] | None = None,
                  namespace: str | None = None, kubeconfig: str | None = None,
                  idle_timeout: int = 600, shutdown_on_close: bool | None = None,
+                 ingress: bool | None = None,
                  timeout: float = 300, asynchronous: bool = False, loop: Any = None,
                  quiet: bool = False, progress: Callable[[str], None] | None = None,
                  _create: bool = True) -> None:
@@ -62,6 +67,9 @@ class DaskCluster(Cluster):
         self.namespace = namespace
         self.kubeconfig = kubeconfig
         self.idle_timeout = idle_timeout
+        self.ingress = ingress
+        self.dashboard_prefix = ""  # the scheduler's --dashboard-prefix, set with an Ingress
+        self._ingress_url: str | None = None
         self.shutdown_on_close = _create if shutdown_on_close is None else shutdown_on_close
         self.timeout = timeout
         self.progress = progress
@@ -109,11 +117,13 @@ class DaskCluster(Cluster):
         self._say("waiting for the scheduler")
         service = await kube.wait_for_scheduler(self._api, self.name, self.namespace,
                                                 self.timeout, self._say)
-        self.route = await connect.route(self.target, service, self.name)
+        self.route = await connect.route(self.target, service, self.name,
+                                         self.dashboard_prefix)
         self._say(f"connecting to {self.route.address} ({self.route.how})")
         self.scheduler_comm = rpc(self.route.address)
         await self._wait_scheduler_answers()
         await self._refresh()
+        await self._find_ingress_url(wait=5.0)
         self._tasks.append(asyncio.ensure_future(self._refresh_loop()))
         if self.idle_timeout:
             self._tasks.append(asyncio.ensure_future(self._heartbeat_loop()))
@@ -129,13 +139,45 @@ class DaskCluster(Cluster):
             raise RuntimeError("the dask operator is not installed on this cluster: run "
                                "`daskhub-lite install dask-operator dask-operator "
                                "-n dask-operator --create-namespace --wait`")
+        klass = None
+        if self.ingress is not False:
+            klass = await asyncio.to_thread(ingress_class, self.target.api())  # type: ignore
+            if klass is None and self.ingress:
+                raise ValueError("ingress=True but this cluster has no IngressClass")
+        if klass:
+            self.dashboard_prefix = spec.dashboard_prefix(self.name, self.namespace)
         body = spec.cluster_body(self.name, self.namespace, self.profile,
                                  n_workers=self.n_workers, image=self.image, env=self.env,
                                  idle_timeout=self.idle_timeout,
-                                 heartbeat=str(time.time()) if self.idle_timeout else None)
+                                 heartbeat=str(time.time()) if self.idle_timeout else None,
+                                 dashboard_prefix=self.dashboard_prefix or None)
         self._say(f"creating DaskCluster {self.namespace}/{self.name}")
-        await kube.create(self._api, body)
+        created = await kube.create(self._api, body)
         self._groups[DEFAULT_GROUP] = self.n_workers
+        if klass:
+            await self._create_ingress(klass, created.raw["metadata"].get("uid"))
+
+    async def _create_ingress(self, klass: str, owner_uid: str | None) -> None:
+        assert self.namespace is not None
+        body = spec.dashboard_ingress_body(self.name, self.namespace, klass, owner_uid)
+        try:
+            await kube.create(self._api, body)
+        except Exception as exc:  # e.g. no rights to create Ingresses: the link falls back
+            log.warning("DaskCluster %s/%s: no dashboard Ingress (%s); the dashboard link "
+                        "goes to the scheduler Service", self.namespace, self.name, exc)
+
+    async def _find_ingress_url(self, wait: float = 0.0) -> None:
+        """The dashboard URL from the Ingress's status, once the controller has set it."""
+        if not self.dashboard_prefix or self._ingress_url:
+            return
+        deadline = time.monotonic() + wait
+        while True:
+            obj = await kube.get_one(self._api, kube.INGRESSES,  # type: ignore[arg-type]
+                                     spec.dashboard_ingress_name(self.name), self.namespace)
+            self._ingress_url = spec.ingress_url(obj.raw) if obj is not None else None
+            if self._ingress_url or obj is None or time.monotonic() > deadline:
+                return
+            await asyncio.sleep(0.2)
 
     async def _adopt(self) -> None:
         assert self.namespace is not None
@@ -146,6 +188,7 @@ class DaskCluster(Cluster):
         self.profile = profiles.get(annotations.get(spec.PROFILE_ANNOTATION) or None)
         if spec.IDLE_TIMEOUT_ANNOTATION not in annotations:
             self.idle_timeout = 0
+        self.dashboard_prefix = annotations.get(spec.DASHBOARD_PREFIX_ANNOTATION, "")
         groups = await kube.list_raw(self._api, kube.WORKERGROUPS, self.namespace,
                                      {"dask.org/cluster-name": self.name})
         for g in groups:
@@ -223,6 +266,7 @@ class DaskCluster(Cluster):
             await asyncio.sleep(1.0)
             try:
                 await self._refresh()
+                await self._find_ingress_url()
             except Exception as exc:
                 log.debug("refresh of %s failed: %s", self.name, exc)
 
@@ -260,6 +304,8 @@ class DaskCluster(Cluster):
 
     @property
     def dashboard_link(self) -> str:
+        if self._ingress_url:
+            return self._ingress_url
         if self.route is not None and self.route.dashboard:
             return self.route.dashboard
         return super().dashboard_link
@@ -374,7 +420,7 @@ class DaskCluster(Cluster):
         workers = len(self.scheduler_info["workers"])
         groups = ", ".join(f"{g}={n}" for g, n in sorted(self._groups.items()))
         return (f"DaskCluster({self.name!r}, {self.scheduler_address!r}, workers={workers}, "
-                f"groups: {groups or 'none'}, on {where})")
+                f"groups: {groups or 'none'}, dashboard {self.dashboard_link}, on {where})")
 
     def _repr_html_(self, cluster_status: Any = None) -> str:
         where = self.target.describe() if self.target else "not connected"

@@ -6,6 +6,9 @@
   this machine reaches;
 - inside a pod of any cluster: in-cluster DNS (`<svc>.<ns>.svc.cluster.local`);
 - elsewhere (a laptop against a real cluster): a port-forward to the scheduler Service.
+
+The dashboard link these give is the fallback: where the cluster has an Ingress for its
+dashboard (see `DaskCluster`), the link goes through the Ingress instead.
 """
 
 from __future__ import annotations
@@ -41,24 +44,26 @@ def in_pod() -> bool:
         "/var/run/secrets/kubernetes.io/serviceaccount/token")
 
 
-async def route(target: Target, service: Any, cluster: str) -> Route:
-    """How to reach `cluster`'s scheduler; `service` is its kr8s async Service object."""
+async def route(target: Target, service: Any, cluster: str, prefix: str = "") -> Route:
+    """How to reach `cluster`'s scheduler; `service` is its kr8s async Service object;
+    `prefix` is the scheduler's `--dashboard-prefix`."""
     svc = scheduler_service_name(cluster)
     ns = target.namespace
     if target.embedded:
         enable_cluster_dns(target.kubeconfig, ns)
         ip = (service.raw.get("spec") or {}).get("clusterIP")
-        dashboard = f"http://{ip}:{DASHBOARD_PORT}/status" if ip and ip != "None" else None
+        dashboard = f"http://{ip}:{DASHBOARD_PORT}{prefix}/status" if ip and ip != "None" \
+            else None
         return Route(f"tcp://{svc}.{ns}:{SCHEDULER_PORT}", dashboard, "cluster-dns")
     if in_pod():
         host = f"{svc}.{ns}.svc.cluster.local"
-        return Route(f"tcp://{host}:{SCHEDULER_PORT}", f"http://{host}:{DASHBOARD_PORT}/status",
+        return Route(f"tcp://{host}:{SCHEDULER_PORT}", f"http://{host}:{DASHBOARD_PORT}{prefix}/status",
                      "in-cluster")
     comm = service.portforward(remote_port=SCHEDULER_PORT, local_port="auto")
     dash = service.portforward(remote_port=DASHBOARD_PORT, local_port="auto")
     comm_port = await comm.start()
     dash_port = await dash.start()
-    return Route(f"tcp://127.0.0.1:{comm_port}", f"http://127.0.0.1:{dash_port}/status",
+    return Route(f"tcp://127.0.0.1:{comm_port}", f"http://127.0.0.1:{dash_port}{prefix}/status",
                  "port-forward", (comm, dash))
 
 

@@ -122,7 +122,7 @@ async def pods_left(api: Any, cluster: str, namespace: str) -> list[str]:
     return [p["metadata"]["name"] for p in pods]
 
 
-CLEANUP_ORDER = (WORKERGROUPS, "deployments", "replicasets", "services", "pods")
+CLEANUP_ORDER = (WORKERGROUPS, "deployments", "replicasets", INGRESSES, "services", "pods")
 
 
 async def delete_labelled(api: Any, namespace: str, labels: dict[str, str]) -> None:

@@ -30,6 +30,7 @@ PROFILE_ANNOTATION = "daskhub-lite.io/profile"
 HEARTBEAT_ANNOTATION = "daskhub-lite.io/heartbeat"
 IDLE_TIMEOUT_ANNOTATION = "daskhub-lite.io/idle-timeout"
 GROUP_PROFILE_ANNOTATION = "daskhub-lite.io/worker-profile"
+DASHBOARD_PREFIX_ANNOTATION = "daskhub-lite.io/dashboard-prefix"
 
 _MEMORY_RE = re.compile(r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|k|M|G|T)?$")
 _NAME = re.compile(r"^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$")
@@ -106,11 +107,16 @@ def worker_pod_spec(profile: Profile, image: str, env: dict[str, str]) -> dict[s
     return spec
 
 
-def scheduler_spec(image: str, env: dict[str, str], idle_timeout: int = 0) -> dict[str, Any]:
+def scheduler_spec(image: str, env: dict[str, str], idle_timeout: int = 0,
+                   dashboard_prefix: str | None = None) -> dict[str, Any]:
+    args = ["--port", str(SCHEDULER_PORT), "--dashboard-address", f":{DASHBOARD_PORT}"]
+    if dashboard_prefix:
+        # Served under the Ingress path as is: ingress controllers need no rewrite rule.
+        args += ["--dashboard-prefix", dashboard_prefix]
     container = {
         "name": "scheduler", "image": image, "imagePullPolicy": "IfNotPresent",
         "command": ["dask", "scheduler"],
-        "args": ["--port", str(SCHEDULER_PORT), "--dashboard-address", f":{DASHBOARD_PORT}"],
+        "args": args,
         "env": _env_list(env),
         # No GPU here, ever: the scheduler runs no tasks.
         "resources": {"requests": {"cpu": "100m", "memory": "256Mi"},
@@ -133,11 +139,12 @@ def scheduler_spec(image: str, env: dict[str, str], idle_timeout: int = 0) -> di
 
 def cluster_body(name: str, namespace: str, profile: Profile, *, n_workers: int,
                  image: str, env: dict[str, str], idle_timeout: int = 0,
-                 heartbeat: str | None = None) -> dict[str, Any]:
+                 heartbeat: str | None = None,
+                 dashboard_prefix: str | None = None) -> dict[str, Any]:
     check_name(name)
     if n_workers < 0:
         raise SpecError(f"n_workers must be >= 0, got {n_workers}")
-    sched = scheduler_spec(image, env)
+    sched = scheduler_spec(image, env, dashboard_prefix=dashboard_prefix)
     sched["service"]["selector"] = {"dask.org/cluster-name": name,
                                     "dask.org/component": "scheduler"}
     annotations = {PROFILE_ANNOTATION: profile.name}
@@ -145,6 +152,8 @@ def cluster_body(name: str, namespace: str, profile: Profile, *, n_workers: int,
         annotations[IDLE_TIMEOUT_ANNOTATION] = str(int(idle_timeout))
     if heartbeat:
         annotations[HEARTBEAT_ANNOTATION] = heartbeat
+    if dashboard_prefix:
+        annotations[DASHBOARD_PREFIX_ANNOTATION] = dashboard_prefix
     return {
         "apiVersion": API_VERSION, "kind": "DaskCluster",
         "metadata": {"name": name, "namespace": namespace,
@@ -154,6 +163,47 @@ def cluster_body(name: str, namespace: str, profile: Profile, *, n_workers: int,
                             "spec": worker_pod_spec(profile, image, env)},
                  "scheduler": sched},
     }
+
+
+def dashboard_prefix(cluster: str, namespace: str) -> str:
+    return f"/dask/{namespace}/{cluster}"
+
+
+def dashboard_ingress_name(cluster: str) -> str:
+    return f"{cluster}-dashboard"
+
+
+def dashboard_ingress_body(cluster: str, namespace: str, ingress_class: str,
+                           owner_uid: str | None) -> dict[str, Any]:
+    """An Ingress sending the cluster's dashboard prefix to its scheduler Service; owned by
+    the DaskCluster, so it goes with it."""
+    metadata: dict[str, Any] = {
+        "name": dashboard_ingress_name(cluster), "namespace": namespace,
+        "labels": {"dask.org/cluster-name": cluster, "app.kubernetes.io/managed-by": MANAGED_BY}}
+    if owner_uid:
+        metadata["ownerReferences"] = [{"apiVersion": API_VERSION, "kind": "DaskCluster",
+                                        "name": cluster, "uid": owner_uid}]
+    backend = {"service": {"name": scheduler_service_name(cluster),
+                           "port": {"number": DASHBOARD_PORT}}}
+    return {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": metadata,
+            "spec": {"ingressClassName": ingress_class, "rules": [{"http": {"paths": [
+                {"path": dashboard_prefix(cluster, namespace), "pathType": "Prefix",
+                 "backend": backend}]}}]}}
+
+
+def ingress_url(ingress: dict[str, Any]) -> str | None:
+    """The dashboard URL an Ingress's status announces, or None until it has an address."""
+    lbs = ((ingress.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
+    paths = [p for rule in (ingress.get("spec") or {}).get("rules") or []
+             for p in (rule.get("http") or {}).get("paths") or []]
+    if not lbs or not paths:
+        return None
+    host = lbs[0].get("hostname") or lbs[0].get("ip")
+    if not host:
+        return None
+    ports = [p.get("port") for p in lbs[0].get("ports") or [] if p.get("port")]
+    netloc = host if not ports or ports[0] == 80 else f"{host}:{ports[0]}"
+    return f"http://{netloc}{paths[0]['path'].rstrip('/')}/status"
 
 
 def worker_group_body(cluster: str, group: str, namespace: str, profile: Profile, *,

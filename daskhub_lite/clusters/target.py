@@ -189,3 +189,17 @@ def max_gpus_per_node(api: Any) -> int:
         except ValueError:
             continue
     return best
+
+
+def ingress_class(api: Any) -> str | None:
+    """The IngressClass a dashboard Ingress should use: the default one, else the only one;
+    None where there is none (or we may not list them)."""
+    try:
+        classes = [c.raw for c in api.get("ingressclasses.networking.k8s.io")]
+    except Exception as exc:  # no rights to list a cluster-scoped kind: no Ingress
+        log.debug("cannot list IngressClasses: %s", exc)
+        return None
+    default = [c for c in classes if ((c["metadata"].get("annotations") or {}).get(
+        "ingressclass.kubernetes.io/is-default-class") == "true")]
+    chosen = default or (classes if len(classes) == 1 else [])
+    return chosen[0]["metadata"]["name"] if chosen else None

@@ -11,20 +11,19 @@ def build(client: Client) -> list[Any]:
     """Every controller of the embedded control plane."""
     from orchestrator.controllers.cronjob import CronJobController
     from orchestrator.controllers.daemonset import DaemonSetController
-    from orchestrator.controllers.job import JobController
-    from orchestrator.controllers.statefulset import StatefulSetController
-
-    out: list[Any] = []
-    out += [JobController(client), CronJobController(client), StatefulSetController(client),
-            DaemonSetController(client)]
     from orchestrator.controllers.deployment import DeploymentController
+    from orchestrator.controllers.disruption import DisruptionController
     from orchestrator.controllers.garbagecollector import GarbageCollector
+    from orchestrator.controllers.job import JobController
     from orchestrator.controllers.replicaset import ReplicaSetController
     from orchestrator.controllers.serviceaccounts import ServiceAccountsController
+    from orchestrator.controllers.statefulset import StatefulSetController
+    from orchestrator.controllers.volumes import VolumeProvisioner
 
-    out += [ReplicaSetController(client), DeploymentController(client),
-            GarbageCollector(client), ServiceAccountsController(client)]
-    from orchestrator.controllers.disruption import DisruptionController
-
-    out += [DisruptionController(client)]
-    return out
+    return [
+        DeploymentController(client), ReplicaSetController(client),
+        StatefulSetController(client), DaemonSetController(client),
+        JobController(client), CronJobController(client),
+        GarbageCollector(client), ServiceAccountsController(client),
+        DisruptionController(client), VolumeProvisioner(client),
+    ]

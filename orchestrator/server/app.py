@@ -66,6 +66,9 @@ def auth_middleware(auth: Auth | None) -> Any:
         user = auth.authenticate(given) if given else None
         if user is None:
             return _status_response(errors.Unauthorized("Unauthorized"))
+        as_user = request.headers.get("Impersonate-User")
+        if as_user:
+            user = auth.impersonate(user, as_user, request.headers.getall("Impersonate-Group", []))
         auth.check(user, request_attributes(request.method, request.path, request.query))
         request["user"] = user
         return await handler(request)

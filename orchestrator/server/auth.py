@@ -115,6 +115,23 @@ class Auth:
             return None  # the account is gone (or was re-created): its tokens are void
         return UserInfo.service_account(namespace, sa["name"], sa.get("uid", ""))
 
+    def impersonate(self, user: UserInfo, name: str, groups: list[str]) -> UserInfo:
+        """`kubectl --as`: act as another user if RBAC allows `impersonate` on it."""
+        prefix = "system:serviceaccount:"
+        if name.startswith(prefix) and name.count(":") == 3:
+            namespace, account = name[len(prefix):].split(":", 1)
+            attrs = Attributes("impersonate", namespace, "", "serviceaccounts", name=account)
+            target = UserInfo.service_account(namespace, account)
+        else:
+            attrs = Attributes("impersonate", "", "", "users", name=name)
+            target = UserInfo(name, (AUTHENTICATED,))
+        self.check(user, attrs)
+        for group in groups:
+            self.check(user, Attributes("impersonate", "", "", "groups", name=group))
+        if groups:
+            target = UserInfo(target.name, tuple(groups) + (AUTHENTICATED,), target.uid)
+        return target
+
     # -- authorization -------------------------------------------------------------------
 
     def _on_change(self, event: Event) -> None:

@@ -110,3 +110,14 @@ def _b64(data: bytes) -> str:
 
 def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def test_impersonation_follows_rbac(kubectl: Kubectl) -> None:
+    kubectl.run("apply", "-f", "-", input=SETUP)
+    as_sa = ["--as", "system:serviceaccount:alice:jupyter"]
+    assert kubectl.run("auth", "can-i", "create", "pods", "-n", "alice", *as_sa
+                       ).stdout.strip() == "yes"
+    assert kubectl.run("auth", "can-i", "get", "secrets", "-n", "bob", *as_sa,
+                       check=False).stdout.strip() == "no"
+    denied = kubectl.run("get", "configmap", "private", "-n", "bob", *as_sa, check=False)
+    assert denied.returncode != 0 and "forbidden" in denied.stderr

@@ -52,7 +52,7 @@ def objects(cp: ControlPlane, cluster: str, namespace: str = "default") -> list[
     api = kr8s.api(kubeconfig=cp.kubeconfig)
     out = []
     for kind in ("daskclusters.kubernetes.dask.org", "daskworkergroups.kubernetes.dask.org",
-                 "deployments", "replicasets", "services", "pods"):
+                 "deployments", "replicasets", "services", "pods", "ingresses"):
         for obj in api.get(kind, namespace=namespace):
             labels = obj.raw["metadata"].get("labels") or {}
             if obj.name == cluster or labels.get("dask.org/cluster-name") == cluster:

@@ -46,6 +46,24 @@ def test_compute_scale_up_and_graceful_scale_down(cp: ControlPlane) -> None:
         client.close()
 
 
+def test_dashboard_link_goes_through_the_ingress(cp: ControlPlane) -> None:
+    import urllib.request
+
+    with DaskCluster("dash", n_workers=0, kubeconfig=cp.kubeconfig) as cluster:
+        link = cluster.dashboard_link
+        assert link.endswith("/dask/default/dash/status"), link
+        assert f"dashboard {link}" in repr(cluster)
+        ingress = dask_harness.kubectl(cp, "get", "ingress", "dash-dashboard", "-o",
+                                       "jsonpath={.status.loadBalancer.ingress[0]}")
+        assert ingress and link.startswith("http://127.0.0.1:"), ingress
+        with urllib.request.urlopen(link, timeout=10) as answer:
+            assert answer.status == 200 and b"Dask" in answer.read()
+        again = DaskCluster.from_name("dash", kubeconfig=cp.kubeconfig)
+        assert again.dashboard_link == link
+        again.close()
+    assert objects(cp, "dash") == []
+
+
 def test_adapt_grows_under_load_and_shrinks_when_idle(cp: ControlPlane) -> None:
     import dask
 
