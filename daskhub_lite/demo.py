@@ -29,6 +29,8 @@ NAMESPACE = "daskhub"
 USER = "admin"
 
 DASK_CODE = """
+import warnings
+warnings.filterwarnings("ignore", message="Kubernetes version")  # kr8s: not on its list yet
 from daskhub_lite import DaskCluster
 import dask.array as da
 cluster = DaskCluster(n_workers=2)
@@ -113,8 +115,11 @@ class Demo:
 
     def cli(self, *args: str, timeout: float = 600, quiet: bool = False) -> str:
         env = {**os.environ, "KUBECONFIG": self.kubeconfig}
+        # From the data dir: pods without a workingDir start in the daemon's folder, and the
+        # user server's files (the training code it writes) belong there, not in the checkout.
         proc = subprocess.run([sys.executable, "-m", "daskhub_lite.cli", *args], env=env,
-                              capture_output=quiet, text=True, timeout=timeout)
+                              capture_output=quiet, text=True, timeout=timeout,
+                              cwd=self.data_dir)
         if proc.returncode != 0:
             tail = (proc.stderr or "").strip().splitlines() if quiet else []
             raise RuntimeError(f"daskhub-lite {' '.join(args[:2])} exited {proc.returncode}"
@@ -158,7 +163,7 @@ class Demo:
     def dask_in_server(self) -> str:
         out = self.facts["user"].run(DASK_CODE, timeout=300)
         print(_indent(out))
-        return out.strip().splitlines()[0] if out.strip() else ""
+        return next((line for line in out.splitlines() if "workers;" in line), "")
 
     def job_in_server(self) -> str:
         out = self.facts["user"].run(JOB_CODE, timeout=300)
@@ -171,7 +176,12 @@ class Demo:
 
     def down(self) -> str:
         self.cli("down", "--data-dir", str(self.data_dir))
-        return "control plane stopped, no pods left"
+        deadline = time.monotonic() + 15
+        while (left := _processes_of(self.data_dir)) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        if left:
+            raise RuntimeError(f"{len(left)} process(es) of the cluster still running: {left}")
+        return "control plane stopped; no process of it left"
 
     # -- the report ----------------------------------------------------------------------
 
@@ -232,6 +242,22 @@ def _ingress_url(kubeconfig: str) -> str:
     raise RuntimeError(f"no Ingress in namespace {NAMESPACE} got an address")
 
 
+def _processes_of(data_dir: Path) -> list[int]:
+    """Processes whose environment names the data dir (the daemon, pods' processes)."""
+    marker = str(data_dir).encode()
+    found: list[int] = []
+    if not Path("/proc").is_dir():  # not Linux: `down` itself is the check
+        return found
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != os.getpid():
+            try:
+                if marker in (entry / "environ").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
 def _indent(text: str) -> str:
     return "\n".join("   | " + line for line in text.rstrip().splitlines())
 
@@ -260,7 +286,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ingress-port", type=int, default=8080,
                         help="host port for the hub (default 8080, else any free port)")
     args = parser.parse_args(argv)
-    data_dir = Path(args.data_dir or tempfile.mkdtemp(prefix="daskhub-lite-demo-"))
+    data_dir = Path(args.data_dir or tempfile.mkdtemp(prefix="daskhub-lite-demo-")).resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
     port = args.ingress_port if _port_free(args.ingress_port) else _free_port()
     demo = Demo(data_dir=data_dir, keep=args.keep, ingress_port=port)
     started = time.perf_counter()

@@ -417,6 +417,7 @@ def test_pod_closing_connections_mid_stream(kubectl: Kubectl, apps: dict[str, st
     rollout(kubectl, "halfway")
     svc = f"http://{cluster_ip(kubectl, 'halfway')}:8100"
     base = f"http://127.0.0.1:{ingress_port(kubectl, 'halfway')}"
+
     def failure(url: str, headers: dict[str, str]) -> tuple[BaseException, float]:
         started = time.monotonic()
         try:
