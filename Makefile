@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed-test
 
-.PHONY: demo test bench lint typecheck clean venv
+.PHONY: demo test bench lint typecheck clean venv browser
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -17,8 +17,19 @@ $(STAMP): pyproject.toml | $(VENV)/bin/python
 
 venv: $(STAMP)
 
+# `make demo DEMO_ARGS=--keep` leaves the control plane and the hub running.
 demo: $(STAMP)
-	$(PY) -m daskhub_lite.demo
+	$(PY) -m daskhub_lite.demo $(DEMO_ARGS)
+
+# The real-browser tests drive Debian's chromium (Playwright comes with the test extras; its own
+# browser downloads are never used). Installed here when missing: quiet, and a no-op after.
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+	  echo "installing chromium (apt-get) for the real-browser tests"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq >/dev/null && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends \
+	    chromium >/dev/null; }
 
 lint: $(STAMP)
 	$(VENV)/bin/lint-imports .importlinter
@@ -26,7 +37,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(PY) -m mypy --strict orchestrator
 
-test: $(STAMP) lint typecheck
+test: $(STAMP) browser lint typecheck
 	$(VENV)/bin/pytest -q -m "not bench" tests
 
 bench: $(STAMP)

@@ -233,7 +233,8 @@ def _ingress_url(kubeconfig: str) -> str:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         for ingress in api.list_namespaced_ingress(NAMESPACE).items:
-            lb = (ingress.status.load_balancer.ingress or []) if ingress.status else []
+            status = ingress.status.load_balancer if ingress.status else None
+            lb = (status.ingress if status else None) or []
             if lb:
                 port = lb[0].ports[0].port if lb[0].ports else 80
                 host = lb[0].ip or lb[0].hostname or "127.0.0.1"
@@ -277,15 +278,29 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="daskhub-lite demo", description=__doc__.split(
-        "\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+def _arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--keep", action="store_true",
                         help="leave the control plane and the hub running")
     parser.add_argument("--data-dir", help="control plane data dir (default: a temporary one)")
     parser.add_argument("--ingress-port", type=int, default=8080,
                         help="host port for the hub (default 8080, else any free port)")
-    args = parser.parse_args(argv)
+
+
+def add_command(sub: Any) -> None:
+    """`daskhub-lite demo` (for the CLI's subparsers)."""
+    parser = sub.add_parser("demo", help="the non-interactive end-to-end demo")
+    _arguments(parser)
+    parser.set_defaults(func=run)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="daskhub-lite demo", description=__doc__.split(
+        "\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    _arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+def run(args: argparse.Namespace) -> int:
     data_dir = Path(args.data_dir or tempfile.mkdtemp(prefix="daskhub-lite-demo-")).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     port = args.ingress_port if _port_free(args.ingress_port) else _free_port()

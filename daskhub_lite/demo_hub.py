@@ -35,7 +35,7 @@ class HubUser:
             raise RuntimeError(f"login as {self.name} refused (HTTP {resp.status_code})")
         made = session.post(f"{self.base}/hub/api/users/{self.name}/tokens",
                             json={"note": "daskhub-lite demo", "expires_in": 3600},
-                            headers={"X-XSRFToken": session.cookies.get("_xsrf", ""),
+                            headers={"X-XSRFToken": session.cookies.get("_xsrf") or "",
                                      "Referer": f"{self.base}/hub/"}, timeout=30)
         if made.status_code not in (200, 201):
             raise RuntimeError(f"no API token for {self.name}: HTTP {made.status_code}")
@@ -49,7 +49,8 @@ class HubUser:
     def server(self) -> dict[str, Any] | None:
         resp = self.api("GET", f"/users/{self.name}")
         resp.raise_for_status()
-        return (resp.json().get("servers") or {}).get("")  # type: ignore[no-any-return]
+        server = (resp.json().get("servers") or {}).get("")
+        return dict(server) if server else None
 
     def spawn(self, timeout: float = 240) -> dict[str, Any]:
         resp = self.api("POST", f"/users/{self.name}/server")
@@ -69,8 +70,8 @@ class HubUser:
         try:
             resp = self.api("GET", f"/users/{self.name}/server/progress", stream=True,
                             timeout=10)
-            lines = [json.loads(line[5:]).get("message", "") for line in
-                     resp.iter_lines(decode_unicode=True) if line and line.startswith("data:")]
+            lines = [json.loads(text[5:]).get("message", "") for text in
+                     map(str, resp.iter_lines(decode_unicode=True)) if text.startswith("data:")]
             return lines[-1] if lines else "no progress reported"
         except (requests.RequestException, ValueError) as exc:
             return str(exc)

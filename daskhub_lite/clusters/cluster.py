@@ -170,9 +170,10 @@ class DaskCluster(Cluster):
         """The dashboard URL from the Ingress's status, once the controller has set it."""
         if not self.dashboard_prefix or self._ingress_url:
             return
+        assert self.namespace is not None
         deadline = time.monotonic() + wait
         while True:
-            obj = await kube.get_one(self._api, kube.INGRESSES,  # type: ignore[arg-type]
+            obj = await kube.get_one(self._api, kube.INGRESSES,
                                      spec.dashboard_ingress_name(self.name), self.namespace)
             self._ingress_url = spec.ingress_url(obj.raw) if obj is not None else None
             if self._ingress_url or obj is None or time.monotonic() > deadline:

@@ -48,6 +48,12 @@ def browser() -> Iterator[Any]:
             instance.close()
 
 
+def clear(prefix: str) -> None:
+    """Remove an earlier run's screenshots named `prefix*` (a failure shot must be fresh)."""
+    for old in ARTIFACTS.glob(f"{prefix}*.png"):
+        old.unlink()
+
+
 def screenshot(page: Any, name: str) -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
@@ -69,6 +75,13 @@ class JupyterLab:
         self.port = free_port()
         self.token = secrets.token_hex(16)
         self.url = f"http://127.0.0.1:{self.port}"
+        # No "get Jupyter news?" toast over the screenshots.
+        settings = root.parent / "lab-settings"
+        notification = settings / "@jupyterlab" / "apputils-extension"
+        notification.mkdir(parents=True, exist_ok=True)
+        (notification / "notification.jupyterlab-settings").write_text(
+            json.dumps({"fetchNews": "false"}))
+        env = {**env, "JUPYTERLAB_SETTINGS_DIR": str(settings)}
         log = open(root.parent / "jupyterlab.log", "w")  # noqa: SIM115 (closed in stop)
         self._log = log
         self.proc = subprocess.Popen(

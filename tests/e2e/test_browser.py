@@ -52,6 +52,7 @@ def test_launcher_in_jupyterlab(lab: browser_harness.JupyterLab, browser: Any,
         "launcher = Launcher()\n"
         "launcher.workers.value = 2\n"
         "launcher")
+    browser_harness.clear("launcher-")
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     try:
         page.goto(lab.open_url("launcher.ipynb"), timeout=60_000)

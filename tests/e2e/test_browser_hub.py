@@ -66,6 +66,7 @@ def browser() -> Iterator[Any]:
 def test_login_spawn_quickstart_launcher(hub: tuple[Any, str, str],
                                          browser: Any) -> None:
     cp, base, password = hub
+    browser_harness.clear("hub-")
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     try:
         page.goto(f"{base}/hub/login", timeout=60_000)

@@ -45,7 +45,7 @@ def test_launch_lists_connects_and_shuts_down(cp: ControlPlane) -> None:
     launcher.wait(120)
     assert launcher.cluster is not None, launcher.message.value
     name = launcher.cluster.name
-    assert "Dashboard" in launcher.dashboard.value
+    assert f"/dask/default/{name}/status" in launcher.dashboard.value  # via the Ingress
     assert launcher.cluster_box.children  # the cluster's own status/scaling widget
     assert name in launcher.refresh()
     assert not launcher.shutdown_button.disabled and launcher.launch_button.disabled

@@ -91,3 +91,19 @@ def test_image_default_and_version_warning() -> None:
         spec.resolve_image("example.com/custom:latest")
     with pytest.warns(UserWarning, match="runs Dask 2020.1.0"):
         spec.resolve_image("ghcr.io/dask/dask:2020.1.0-py3.11")
+
+
+def test_dashboard_ingress_and_its_url() -> None:
+    body = spec.dashboard_ingress_body("c1", "ns", "daskhub-lite", "uid-1")
+    path = body["spec"]["rules"][0]["http"]["paths"][0]
+    assert path["path"] == "/dask/ns/c1" and path["pathType"] == "Prefix"
+    assert path["backend"]["service"]["name"] == "c1-scheduler"
+    assert body["metadata"]["ownerReferences"][0]["uid"] == "uid-1"
+    assert spec.ingress_url(body) is None  # no address yet
+    body["status"] = {"loadBalancer": {"ingress": [{"ip": "127.0.0.1",
+                                                    "ports": [{"port": 8080}]}]}}
+    assert spec.ingress_url(body) == "http://127.0.0.1:8080/dask/ns/c1/status"
+    body["status"] = {"loadBalancer": {"ingress": [{"hostname": "lb.example"}]}}
+    assert spec.ingress_url(body) == "http://lb.example/dask/ns/c1/status"
+    sched = spec.scheduler_spec("img", {}, dashboard_prefix="/dask/ns/c1")
+    assert sched["spec"]["containers"][0]["args"][-2:] == ["--dashboard-prefix", "/dask/ns/c1"]
