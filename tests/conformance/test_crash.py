@@ -33,7 +33,7 @@ class Server:
         before = kubeconfig.stat().st_mtime_ns if kubeconfig.exists() else 0
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "orchestrator.cli", "up", "--foreground",
-             "--data-dir", str(self.data_dir)],
+             "--data-dir", str(self.data_dir), "--components", "none"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         wait_for(lambda: kubeconfig.exists() and kubeconfig.stat().st_mtime_ns != before,
@@ -67,6 +67,13 @@ CM_PATH = "/api/v1/namespaces/default/configmaps"
 def test_kill9_loses_no_acknowledged_write(tmp_path: Path) -> None:
     server = Server(tmp_path)
     server.start()
+    try:
+        _crash_and_recover(server)
+    finally:
+        server.stop()  # whichever instance is running, on success or failure
+
+
+def _crash_and_recover(server: Server) -> None:
     acked: dict[str, int] = {}
     stop = threading.Event()
 
@@ -95,25 +102,22 @@ def test_kill9_loses_no_acknowledged_write(tmp_path: Path) -> None:
     assert len(acked) >= 200
 
     server.start()
-    try:
-        listing = server.request("GET", CM_PATH)
-        stored = {i["metadata"]["name"]: int(i["metadata"]["resourceVersion"])
-                  for i in listing["items"]}
-        missing = [n for n in acked if stored.get(n) != acked[n]]
-        assert not missing, f"acknowledged writes lost: {missing[:5]}"
-        # Versions keep increasing across the restart.
-        new = server.request("POST", CM_PATH, {"metadata": {"name": "after-restart"}})
-        assert int(new["metadata"]["resourceVersion"]) > max(acked.values())
-        # A watcher resuming from its last version gets every later change, in order.
-        resumed = _watch_once(server, last_seen, limit=None, until="after-restart")
-        versions = [rv for _, rv in resumed]
-        assert versions == sorted(versions) and len(set(versions)) == len(versions)
-        names = [n for n, _ in resumed]
-        expected = sorted((rv, n) for n, rv in acked.items() if rv > last_seen)
-        assert [n for _, n in expected] == [n for n in names if n in acked]
-        assert names[-1] == "after-restart"
-    finally:
-        server.stop()
+    listing = server.request("GET", CM_PATH)
+    stored = {i["metadata"]["name"]: int(i["metadata"]["resourceVersion"])
+              for i in listing["items"]}
+    missing = [n for n in acked if stored.get(n) != acked[n]]
+    assert not missing, f"acknowledged writes lost: {missing[:5]}"
+    # Versions keep increasing across the restart.
+    new = server.request("POST", CM_PATH, {"metadata": {"name": "after-restart"}})
+    assert int(new["metadata"]["resourceVersion"]) > max(acked.values())
+    # A watcher resuming from its last version gets every later change, in order.
+    resumed = _watch_once(server, last_seen, limit=None, until="after-restart")
+    versions = [rv for _, rv in resumed]
+    assert versions == sorted(versions) and len(set(versions)) == len(versions)
+    names = [n for n, _ in resumed]
+    expected = sorted((rv, n) for n, rv in acked.items() if rv > last_seen)
+    assert [n for _, n in expected] == [n for n in names if n in acked]
+    assert names[-1] == "after-restart"
 
 
 def _watch_once(server: Server, since: int, limit: int | None,
