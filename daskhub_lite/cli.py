@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from daskhub_lite import hub
+from daskhub_lite import demo, hub
 from daskhub_lite.jobs import cli as jobs_cli
 from daskhub_lite.charts import commands as chart_commands
 from daskhub_lite.clusters import cli as clusters_cli
@@ -27,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     chart_commands.add_commands(sub)
     clusters_cli.add_commands(sub)
     jobs_cli.add_commands(sub)
+    demo.add_command(sub)
     return parser
 
 

@@ -14,12 +14,11 @@ dashboard (see `DaskCluster`), the link goes through the Ingress instead.
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 from typing import Any
 
 from daskhub_lite.clusters.spec import DASHBOARD_PORT, SCHEDULER_PORT, scheduler_service_name
-from daskhub_lite.clusters.target import Target
+from daskhub_lite.clusters.target import Target, in_pod
 
 log = logging.getLogger(__name__)
 
@@ -37,11 +36,6 @@ class Route:
                 await pf.stop()
             except Exception as exc:  # already gone
                 log.debug("port-forward stop: %s", exc)
-
-
-def in_pod() -> bool:
-    return bool(os.environ.get("KUBERNETES_SERVICE_HOST")) and os.path.exists(
-        "/var/run/secrets/kubernetes.io/serviceaccount/token")
 
 
 async def route(target: Target, service: Any, cluster: str, prefix: str = "") -> Route:

@@ -28,6 +28,14 @@ OPERATOR_NAMESPACE = "dask-operator"
 REACHABLE_TIMEOUT = 3.0
 
 _embedded_lock = threading.Lock()
+SERVICE_ACCOUNT_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+
+
+def in_pod() -> bool:
+    """Inside a Kubernetes pod: the service variables *and* a mounted token (Binder sets
+    the variables without giving its pods any Kubernetes access)."""
+    return bool(os.environ.get("KUBERNETES_SERVICE_HOST")) and os.path.exists(
+        SERVICE_ACCOUNT_TOKEN)
 _embedded: Any = None  # the ControlPlane this process started, shared by its clusters
 
 
@@ -108,7 +116,7 @@ def resolve(kubeconfig: str | None = None, namespace: str | None = None,
         home = os.path.expanduser("~/.kube/config")
         if not env and os.path.exists(home):
             candidates.append(home)
-        if not candidates and os.environ.get("KUBERNETES_SERVICE_HOST"):
+        if not candidates and in_pod():  # a token is mounted: not just a variable (Binder)
             return Target(None, None, namespace or _pod_namespace(), False, False)
         candidates.append(str(_data_dir() / "kubeconfig"))
     for path in candidates:

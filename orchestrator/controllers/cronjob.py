@@ -100,7 +100,6 @@ def plan(cronjob: Obj, jobs: list[Obj], now: datetime) -> CronPlan:
     old_status = cronjob.get("status") or {}
     status = copy.deepcopy(old_status)
     result = CronPlan()
-    name = cronjob["metadata"]["name"]
     by_uid = {j["metadata"].get("uid"): j for j in jobs}
 
     # -- the active list and history ------------------------------------------------------

@@ -102,7 +102,8 @@ def host_env() -> dict[str, str]:
 async def prepare(pod: Mapping[str, Any], container: Mapping[str, Any], lookup: envs.Lookup,
                   base: Mapping[str, str], allocatable: Mapping[str, str],
                   volumes: Mapping[str, Path], bind: bool, sa_dir: Path | None,
-                  log_path: Path, instance_name: str) -> Prepared:
+                  log_path: Path, instance_name: str,
+                  default_cwd: Path | None = None) -> Prepared:
     name = container.get("name")
     try:
         own = await envs.build_env(pod, container, lookup, base, allocatable)
@@ -125,7 +126,10 @@ async def prepare(pod: Mapping[str, Any], container: Mapping[str, Any], lookup: 
         raise CannotStart("CreateContainerConfigError", str(exc)) from exc
     argv = [plan.rewrite(a) for a in argv]
     own = {k: plan.rewrite(v) for k, v in own.items()}
-    cwd = plan.rewrite(str(container.get("workingDir") or ""))
+    # Without `workingDir` an image starts in its own WORKDIR; here that is a folder of
+    # the pod's, never the control plane's current directory (a notebook server would
+    # otherwise show, and write into, wherever `daskhub-lite up` was run).
+    cwd = plan.rewrite(str(container.get("workingDir") or "")) or str(default_cwd or "")
     env = {**host_env(), **own}
     enforcement = limits.enforce(limits.container_limits(container), instance_name)
     return Prepared(argv, env, cwd, plan, enforcement, log_path)

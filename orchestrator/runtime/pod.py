@@ -310,7 +310,7 @@ class PodWorker:
             prepared = await ctr.prepare(
                 self.pod, spec, self._lookup, base, self.ctx.allocatable, self.volumes,
                 self.ctx.bind_mounts, self.sa_dir if automount is not False else None,
-                log_path, f"{self.uid}-{state.name}-{attempt}")
+                log_path, f"{self.uid}-{state.name}-{attempt}", self._workdir())
         except ctr.CannotStart as exc:
             already = state.state.get("waiting", {}).get("reason") == exc.reason
             state.waiting(exc.reason, exc.message)
@@ -488,6 +488,11 @@ class PodWorker:
             pass
         self.release_network()
         podfiles.remove(self.folder)
+
+    def _workdir(self) -> Path:
+        folder = self.folder / "workdir"
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
 
     def release_network(self) -> None:
         if self.ctx.pod_network is not None and self.attachment is not None:

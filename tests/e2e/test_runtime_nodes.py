@@ -10,7 +10,7 @@ import yaml
 
 from orchestrator import ControlPlane
 from tests.conftest import Kubectl, wait_for
-from tests.e2e.runtime_harness import apply, control_plane, get, pod, py, wait_phase
+from tests.e2e.runtime_harness import apply, control_plane, pod, py, wait_phase
 
 NODES = {"nodes": [
     {"name": "gpu-a", "runtime": "process",

@@ -308,22 +308,3 @@ def test_dask_job_runs_beside_its_dask_cluster(control_plane: ControlPlane, clus
     assert job.outputs(tmp_path / "o") == ["sum.json"]
     assert "dask-sweep" in [s.name for s in jobs.list(cluster=cluster)]
     job.delete()
-
-
-def test_notebook_runs_headless(control_plane: ControlPlane, tmp_path: Path,
-                                monkeypatch: pytest.MonkeyPatch) -> None:
-    import nbformat
-    from nbclient import NotebookClient
-
-    notebook = Path(__file__).resolve().parents[2] / "notebooks" / "03-training-jobs.ipynb"
-    nb = nbformat.read(notebook, as_version=4)
-    monkeypatch.setenv("KUBECONFIG", control_plane.kubeconfig)
-    NotebookClient(nb, timeout=180, kernel_name="python3",
-                   resources={"metadata": {"path": str(tmp_path)}}).execute()
-    text = "\n".join(o.get("text", "") for c in nb.cells if c.cell_type == "code"
-                     for o in c.get("outputs", []))
-    assert "accuracy on all digits" in text
-    assert "4 results; best C=" in text
-    assert "resumed from checkpoint" in text
-    assert "DaskJob best" in text  # the operator was installed by the test above
-

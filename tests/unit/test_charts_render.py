@@ -98,7 +98,10 @@ def test_commands_need_no_shell() -> None:
 
 
 def test_daskhub_users_may_create_daskclusters(tmp_path: Path) -> None:
-    docs = _render(_load("daskhub", tmp_path), None)
+    # Per-user namespaces (the default) bind the built-in `edit` role, which covers Dask's
+    # kinds; with one shared namespace the chart's own Role must.
+    shared = {"singleuser": {"userNamespaces": {"enabled": False}}}
+    docs = _render(_load("daskhub", tmp_path), shared)
     roles = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Role"}
     rules = roles["r1-daskhub-dask-user"]["rules"]
     assert any("daskclusters" in r["resources"] and "create" in r["verbs"] for r in rules)

@@ -20,7 +20,6 @@ What it changes, and why:
 
 from __future__ import annotations
 
-import os
 import socket
 import threading
 import time
