@@ -20,6 +20,7 @@ from orchestrator import ControlPlane
 from orchestrator.client import Client
 from orchestrator.controllers.cronjob import CronJobController
 from orchestrator.controllers.job import JobController
+from orchestrator.controllers.serviceaccounts import ServiceAccountsController
 from tests.conftest import Kubectl, wait_for
 
 
@@ -32,7 +33,7 @@ class Clock:
 
 
 class Controllers:
-    """The two controllers in their own event loop, stoppable from the test thread."""
+    """The controllers under test in their own event loop, stoppable from the test thread."""
 
     def __init__(self, kubeconfig: str, clock: Clock) -> None:
         self.kubeconfig, self.clock = kubeconfig, clock
@@ -46,8 +47,11 @@ class Controllers:
         async with Client.from_kubeconfig(self.kubeconfig) as client:
             self.cron = CronJobController(client, now=self.clock)
             jobs = JobController(client)
+            # Pods run with their namespace's `default` service account, which this
+            # controller creates (the control plane's own controllers are off here).
+            accounts = ServiceAccountsController(client)
             self._stop = asyncio.Event()
-            tasks = [asyncio.create_task(self.cron.run()), asyncio.create_task(jobs.run())]
+            tasks = [asyncio.create_task(c.run()) for c in (self.cron, jobs, accounts)]
             await self.cron.wait_ready()
             self._ready.set()
             await self._stop.wait()

@@ -89,18 +89,31 @@ def test_logs_exec_and_follow(kubectl: Kubectl, node: str) -> None:
 
 
 def test_pod_reaches_the_api_with_its_kubeconfig(kubectl: Kubectl, node: str) -> None:
-    code = ("import os, ssl, urllib.request, yaml\n"
+    # The pod holds a token for its own service account (`default`): discovery is open to
+    # every authenticated user, listing pods is not, until RBAC grants it.
+    code = ("import os, ssl, urllib.request, urllib.error, yaml\n"
             "d = os.environ['DASKHUB_LITE_SERVICEACCOUNT_DIR']\n"
             "tok = open(d + '/token').read()\n"
             "ctx = ssl.create_default_context(cafile=d + '/ca.crt')\n"
-            "url = 'https://%s:%s/api/v1/namespaces/%s/pods' % (os.environ['KUBERNETES_SERVICE_HOST'],"
-            " os.environ['KUBERNETES_SERVICE_PORT'], open(d + '/namespace').read())\n"
-            "req = urllib.request.Request(url, headers={'Authorization': 'Bearer ' + tok})\n"
-            "print(urllib.request.urlopen(req, context=ctx).status)\n"
+            "base = 'https://%s:%s' % (os.environ['KUBERNETES_SERVICE_HOST'],"
+            " os.environ['KUBERNETES_SERVICE_PORT'])\n"
+            "ns = open(d + '/namespace').read()\n"
+            "def get(path):\n"
+            "    req = urllib.request.Request(base + path, headers={'Authorization': 'Bearer ' + tok})\n"
+            "    try:\n"
+            "        return urllib.request.urlopen(req, context=ctx).status\n"
+            "    except urllib.error.HTTPError as e:\n"
+            "        return e.code\n"
+            "print(get('/apis'), get('/api/v1/namespaces/%s/pods' % ns))\n"
             "print(yaml.safe_load(open(os.environ['KUBECONFIG']))['contexts'][0]['context']['namespace'])\n")
     apply(kubectl, pod("inpod", node, py("main", code), restartPolicy="Never"))
     wait_phase(kubectl, "inpod", "Succeeded")
-    assert kubectl.run("logs", "inpod").stdout == "200\ndefault\n"
+    assert kubectl.run("logs", "inpod").stdout == "200 403\ndefault\n"
+    kubectl.run("create", "rolebinding", "default-view", "--clusterrole=view",
+                "--serviceaccount=default:default")
+    apply(kubectl, pod("inpod2", node, py("main", code), restartPolicy="Never"))
+    wait_phase(kubectl, "inpod2", "Succeeded")
+    assert kubectl.run("logs", "inpod2").stdout == "200 200\ndefault\n"
 
 
 def test_env_expansion_value_from_and_env_from(kubectl: Kubectl, node: str) -> None:
