@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from typing import Hashable, Protocol, TypeVar
+from typing import Any, Hashable, Protocol, TypeVar
 
 from orchestrator.client.workqueue import WorkQueue
 
@@ -61,3 +61,17 @@ async def run_workers(name: str, reconciler: Reconciler[K], queue: WorkQueue[K],
                 queue.done(key)
 
     await asyncio.gather(*(worker() for _ in range(workers)))
+
+
+async def run_controller(name: str, reconciler: Reconciler[K], queue: WorkQueue[K],
+                         informers: "list[Any]", workers: int = 1) -> None:
+    """A controller's whole life: run its informers, wait until they are synced, then its
+    workers, until cancelled; the informers stop and the queue is shut down after."""
+    tasks = [asyncio.create_task(i.run()) for i in informers]
+    try:
+        await asyncio.gather(*(i.wait_synced() for i in informers))
+        await run_workers(name, reconciler, queue, workers)
+    finally:
+        for task in tasks:
+            task.cancel()
+        queue.shutdown()

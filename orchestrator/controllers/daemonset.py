@@ -10,7 +10,14 @@ from typing import Any, Callable
 from orchestrator.api import errors
 from orchestrator.api.selectors import format_label_selector
 from orchestrator.api.workloads import controller_of
-from orchestrator.client import Client, EventRecorder, Informer, Result, WorkQueue, run_workers
+from orchestrator.client import (
+    Client,
+    EventRecorder,
+    Informer,
+    Result,
+    WorkQueue,
+    run_controller,
+)
 from orchestrator.controllers.daemonset_plan import plan, revision_hash
 
 log = logging.getLogger(__name__)
@@ -67,14 +74,8 @@ class DaemonSetController:
                              self.nodes.wait_synced())
 
     async def run(self) -> None:
-        tasks = [asyncio.create_task(i.run()) for i in (self.sets, self.pods, self.nodes)]
-        try:
-            await self.wait_ready()
-            await run_workers("daemonset", self, self.queue, self.workers)
-        finally:
-            for t in tasks:
-                t.cancel()
-            self.queue.shutdown()
+        await run_controller("daemonset", self, self.queue, [self.sets, self.pods, self.nodes],
+                             self.workers)
 
     async def reconcile(self, key: Key) -> Result | None:
         namespace, name = key

@@ -15,7 +15,14 @@ from typing import Any, Callable
 from orchestrator.api import errors
 from orchestrator.api.selectors import format_label_selector
 from orchestrator.api.workloads import controller_of
-from orchestrator.client import Client, EventRecorder, Informer, Result, WorkQueue, run_workers
+from orchestrator.client import (
+    Client,
+    EventRecorder,
+    Informer,
+    Result,
+    WorkQueue,
+    run_controller,
+)
 from orchestrator.controllers.job_plan import TRACKING_FINALIZER, Backoff, is_finished, plan
 
 log = logging.getLogger(__name__)
@@ -65,14 +72,8 @@ class JobController:
         await asyncio.gather(self.jobs.wait_synced(), self.pods.wait_synced())
 
     async def run(self) -> None:
-        tasks = [asyncio.create_task(self.jobs.run()), asyncio.create_task(self.pods.run())]
-        try:
-            await self.wait_ready()
-            await run_workers("job", self, self.queue, self.workers)
-        finally:
-            for t in tasks:
-                t.cancel()
-            self.queue.shutdown()
+        await run_controller("job", self, self.queue, [self.jobs, self.pods],
+                             self.workers)
 
     # -- reconcile ------------------------------------------------------------------------
 

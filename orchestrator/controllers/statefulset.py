@@ -10,7 +10,14 @@ from typing import Any, Callable
 from orchestrator.api import errors
 from orchestrator.api.selectors import format_label_selector
 from orchestrator.api.workloads import controller_of
-from orchestrator.client import Client, EventRecorder, Informer, Result, WorkQueue, run_workers
+from orchestrator.client import (
+    Client,
+    EventRecorder,
+    Informer,
+    Result,
+    WorkQueue,
+    run_controller,
+)
 from orchestrator.controllers.statefulset_plan import plan
 
 log = logging.getLogger(__name__)
@@ -55,14 +62,8 @@ class StatefulSetController:
         await asyncio.gather(self.sets.wait_synced(), self.pods.wait_synced())
 
     async def run(self) -> None:
-        tasks = [asyncio.create_task(self.sets.run()), asyncio.create_task(self.pods.run())]
-        try:
-            await self.wait_ready()
-            await run_workers("statefulset", self, self.queue, self.workers)
-        finally:
-            for t in tasks:
-                t.cancel()
-            self.queue.shutdown()
+        await run_controller("statefulset", self, self.queue, [self.sets, self.pods],
+                             self.workers)
 
     async def _owned(self, rt: Any, sts: Obj, selector: str) -> list[Obj]:
         items, _ = await self.client.list(rt, sts["metadata"]["namespace"],
