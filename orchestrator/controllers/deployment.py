@@ -23,7 +23,7 @@ from orchestrator.api.workloads import (
     template_hash,
 )
 from orchestrator.client import (
-    Client, EventRecorder, Informer, Result, WorkQueue, object_key, run_workers,
+    Client, EventRecorder, Informer, Result, WorkQueue, object_key, run_controller,
 )
 from orchestrator.controllers import deployment_rollout as ro
 
@@ -57,14 +57,7 @@ class DeploymentController:
                              self.pods.wait_synced())
 
     async def run(self) -> None:
-        tasks = [asyncio.create_task(i.run()) for i in (self.deployments, self.sets, self.pods)]
-        try:
-            await self.wait_ready()
-            await run_workers("deployment", self, self.queue, self.workers)
-        finally:
-            for t in tasks:
-                t.cancel()
-            self.queue.shutdown()
+        await run_controller("deployment", self, self.queue, [self.deployments, self.sets, self.pods], self.workers)
 
     # -- event handlers --
 

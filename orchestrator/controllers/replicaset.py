@@ -26,7 +26,7 @@ from orchestrator.api.workloads import (
     pod_is_available, pod_is_ready, set_condition,
 )
 from orchestrator.client import (
-    Client, EventRecorder, Informer, Result, WorkQueue, object_key, run_workers,
+    Client, EventRecorder, Informer, Result, WorkQueue, object_key, run_controller,
 )
 
 log = logging.getLogger(__name__)
@@ -242,14 +242,7 @@ class ReplicaSetController:
         await asyncio.gather(self.sets.wait_synced(), self.pods.wait_synced())
 
     async def run(self) -> None:
-        tasks = [asyncio.create_task(self.sets.run()), asyncio.create_task(self.pods.run())]
-        try:
-            await self.wait_ready()
-            await run_workers("replicaset", self, self.queue, self.workers)
-        finally:
-            for t in tasks:
-                t.cancel()
-            self.queue.shutdown()
+        await run_controller("replicaset", self, self.queue, [self.sets, self.pods], self.workers)
 
     # -- event handlers (in the loop, never block) --
 
