@@ -4,7 +4,6 @@ foreground. Wiring only: the work is done by `ControlPlane`."""
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import signal
 import ssl
@@ -16,6 +15,7 @@ from pathlib import Path
 
 import yaml
 
+from orchestrator import eventloop
 from orchestrator.settings import ALL_COMPONENTS, default_data_dir
 
 
@@ -164,7 +164,7 @@ def scheduler_command(rest: list[str]) -> int:
     args = parser.parse_args(rest)
     if not Path(args.kubeconfig).exists():
         raise CLIError(f"kubeconfig {args.kubeconfig} does not exist")
-    return asyncio.run(_run_scheduler(args))
+    return eventloop.run(_run_scheduler(args))
 
 
 async def _run_scheduler(args: argparse.Namespace) -> int:

@@ -23,6 +23,7 @@ from aiohttp import web
 
 from orchestrator import controllers, network, runtime, scheduler
 from orchestrator.api.kinds import Registry
+from orchestrator.eventloop import new_event_loop
 from orchestrator.settings import ALL_COMPONENTS, CONTEXT_NAME, default_data_dir
 from orchestrator.client import Client, Credentials
 from orchestrator.server.app import APIServer
@@ -146,7 +147,7 @@ class ControlPlane:
         os.replace(tmp, path)
 
     def _run(self) -> None:
-        loop = asyncio.new_event_loop()
+        loop = new_event_loop()
         self._loop = loop
         asyncio.set_event_loop(loop)
         try:

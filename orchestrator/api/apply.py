@@ -38,6 +38,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
+import orjson
+
 from orchestrator.api.jsoncopy import json_copy
 from orchestrator.api.errors import BadRequest, Cause, Conflict
 from orchestrator.api.patch import FieldSchema, json_equal
@@ -260,13 +262,40 @@ def decode_fields(tree: dict[str, Any], prefix: Path = ()) -> set[Path]:
     return paths
 
 
+_ELEMENT_RANKS = {"f:": 0, "k:": 1, "v:": 2, "i:": 3}
+
+
 def _element_rank(element: str) -> tuple[int, str]:
-    return ("f:k:v:i:".find(element[:2]) // 2, element)
+    return (_ELEMENT_RANKS.get(element[:2], -1), element)
+
+
+# Encoded FieldsV1 by the exact set of paths, and the tracked fields of top-level values
+# (a pod's `spec`) by schema and exact JSON. The objects one controller writes share their
+# shape, and both walks are most of what a create costs. Bounded: the oldest go first.
+_MEMO_SIZE = 2048
+_ENCODED: dict[frozenset[Path], bytes] = {}
+_TRACKED_VALUES: dict[tuple[Any, Path, bytes], dict[Path, "_Leaf"]] = {}
+_PLAIN_JSON_ONLY = (orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_SUBCLASS
+                    | orjson.OPT_PASSTHROUGH_DATACLASS)
+
+
+def _remember(memo: dict[Any, Any], key: Any, value: Any) -> None:
+    if len(memo) >= _MEMO_SIZE:
+        del memo[next(iter(memo))]
+    memo[key] = value
 
 
 def encode_fields(paths: Iterable[Path]) -> dict[str, Any]:
     """FieldsV1 for `paths`: `.` first, then fields, keys, values, as SMD writes them."""
-    owned = set(paths)
+    owned = frozenset(paths)
+    encoded = _ENCODED.get(owned)
+    if encoded is None:
+        encoded = orjson.dumps(_encode_fields(owned))
+        _remember(_ENCODED, owned, encoded)
+    return orjson.loads(encoded)  # type: ignore[no-any-return]
+
+
+def _encode_fields(owned: frozenset[Path]) -> dict[str, Any]:
     children: dict[Path, set[str]] = {}
     for path in owned:
         for depth in range(len(path)):
@@ -375,8 +404,34 @@ def _list_elements(items: list[Any], kind: str, keys: tuple[str, ...]) -> list[s
 def field_values(obj: Any, schema: FieldSchema | None) -> dict[Path, _Leaf]:
     """Every tracked path of `obj` with what it holds (SMD's `ToFieldSet`)."""
     out: dict[Path, _Leaf] = {}
-    _walk(obj, schema, (), out)
+    if type(obj) is not dict or _atomic_map(schema):
+        _walk(obj, schema, (), out)
+        return out
+    for key, sub in obj.items():
+        path = ("f:" + key,)
+        if key == "metadata" or type(sub) not in (dict, list):
+            _walk(sub, _child(schema, key), path, out)
+            continue
+        _walk_remembered(sub, _child(schema, key), path, out)
     return out
+
+
+def _walk_remembered(value: Any, schema: FieldSchema | None, path: Path,
+                     out: dict[Path, _Leaf]) -> None:
+    """`_walk` of a top-level value, remembered by schema and exact JSON. The leaves hold
+    the first equal value seen, which is only ever compared, never changed."""
+    try:
+        fingerprint = orjson.dumps(value, option=_PLAIN_JSON_ONLY)
+    except TypeError:
+        _walk(value, schema, path, out)
+        return
+    key = (schema, path, fingerprint)
+    found = _TRACKED_VALUES.get(key)
+    if found is None:
+        found = {}
+        _walk(value, schema, path, found)
+        _remember(_TRACKED_VALUES, key, found)
+    out.update(found)
 
 
 def _walk(value: Any, schema: FieldSchema | None, path: Path, out: dict[Path, _Leaf]) -> None:

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+import orjson
+
 from orchestrator.api.errors import (
     BadRequest,
     Cause,
@@ -254,6 +256,32 @@ def _go_type(node: SchemaNode) -> str:
     return kind or "interface {}"
 
 
+# Top-level values (with their schema node) that validated clean, and what pruning made of
+# them. Keyed by the schema node itself (kept alive here, so its identity is never reused)
+# and the value's exact JSON. Bounded: the oldest entries go first.
+_MEMO_SIZE = 2048
+_CLEAN_VALUES: dict[tuple[SchemaNode, bool, bytes], None] = {}
+_PRUNED_VALUES: dict[tuple[SchemaNode, bytes], bytes] = {}
+# Only plain JSON has a fingerprint: YAML datetimes and the like are walked every time.
+_PLAIN_JSON_ONLY = (orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_SUBCLASS
+                    | orjson.OPT_PASSTHROUGH_DATACLASS)
+
+
+def _fingerprint(value: Any) -> bytes | None:
+    if type(value) is not dict and type(value) is not list:
+        return None
+    try:
+        return orjson.dumps(value, option=_PLAIN_JSON_ONLY)
+    except TypeError:
+        return None
+
+
+def _remember(memo: dict[Any, Any], key: Any, value: Any) -> None:
+    if len(memo) >= _MEMO_SIZE:
+        del memo[next(iter(memo))]
+    memo[key] = value
+
+
 class _Walker:
     """One pass over an object and its schema, collecting every finding."""
 
@@ -310,7 +338,28 @@ class _Walker:
                 if not node.preserve_unknown_fields:
                     self.found.unknown.append(child_path)
                 continue
-            self.walk(child_value, child, child_path, _join(go, key), owner)
+            if not path and key != "metadata" and child_value:
+                self._walk_remembered(child_value, child, child_path, _join(go, key), owner)
+            else:
+                self.walk(child_value, child, child_path, _join(go, key), owner)
+
+    def _walk_remembered(self, value: Any, node: SchemaNode, path: str, go: str,
+                         owner: str) -> None:
+        """`walk` a top-level field (a pod's `spec`), skipped when the very same value was
+        found clean under the same schema before: the pods of one Deployment, Job or Dask
+        worker group share their spec, and walking it is most of a create's validation."""
+        fingerprint = _fingerprint(value)
+        if fingerprint is None:
+            self.walk(value, node, path, go, owner)
+            return
+        key = (node, self.crd, fingerprint)
+        if key in _CLEAN_VALUES:
+            return
+        found = self.found
+        before = (found.decode_error, len(found.unknown), len(found.causes))
+        self.walk(value, node, path, go, owner)
+        if (found.decode_error, len(found.unknown), len(found.causes)) == before:
+            _remember(_CLEAN_VALUES, key, None)
 
     def _check_scalar(self, value: Any, node: SchemaNode, path: str) -> None:
         enum = node.enum
@@ -711,7 +760,7 @@ def prune(obj: dict[str, Any], schema: SchemaNode | None) -> dict[str, Any]:
     """
     if schema is None or not isinstance(obj, dict):
         return dict(obj) if isinstance(obj, dict) else obj
-    out = _prune_value(obj, schema)
+    out = _prune_value(obj, schema, top=True)
     result = dict(out) if isinstance(out, dict) else {}
     for key in ("apiVersion", "kind"):
         if key in obj:
@@ -719,7 +768,7 @@ def prune(obj: dict[str, Any], schema: SchemaNode | None) -> dict[str, Any]:
     return result
 
 
-def _prune_value(value: Any, node: SchemaNode) -> Any:
+def _prune_value(value: Any, node: SchemaNode, top: bool = False) -> Any:
     if isinstance(value, dict):
         if node.preserve_unknown_fields and not node.properties:
             return _prune_embedded(value, node)
@@ -732,12 +781,29 @@ def _prune_value(value: Any, node: SchemaNode) -> Any:
                 continue
             if child_value is None and node.from_crd and child.from_crd and not child.nullable:
                 continue  # CRDs drop nulls of non-nullable fields before storing
-            out[key] = _prune_value(child_value, child)
+            if top and key != "metadata":
+                out[key] = _prune_remembered(child_value, child)
+            else:
+                out[key] = _prune_value(child_value, child)
         return _prune_embedded(out, node)
     if isinstance(value, list):
         items = node.items()
         return [_prune_value(v, items) for v in value] if items is not None else list(value)
     return value
+
+
+def _prune_remembered(value: Any, node: SchemaNode) -> Any:
+    """`_prune_value` of a top-level field (a pod's `spec`), remembered by value as
+    `_Walker._walk_remembered` remembers clean ones."""
+    fingerprint = _fingerprint(value)
+    if fingerprint is None:
+        return _prune_value(value, node)
+    key = (node, fingerprint)
+    pruned = _PRUNED_VALUES.get(key)
+    if pruned is None:
+        pruned = orjson.dumps(_prune_value(value, node))
+        _remember(_PRUNED_VALUES, key, pruned)
+    return orjson.loads(pruned)
 
 
 def _prune_embedded(value: dict[str, Any], node: SchemaNode) -> dict[str, Any]:

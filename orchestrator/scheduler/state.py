@@ -10,6 +10,7 @@ Python. Every change of a node's state moves it between classes and appends the 
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -84,26 +85,31 @@ class NodeState:
 
 @dataclass
 class NodeClass:
-    """Nodes in the same shape and free state; `first` is the deterministic tie-break."""
+    """Nodes in the same shape and free state; `first` is the deterministic tie-break.
+
+    `first` is asked once per decision and the first member is the one that just got a pod
+    (and so left the class): a heap of names with lazy deletion keeps it O(log n) instead
+    of a `min` over thousands of identical empty nodes."""
 
     members: set[str] = field(default_factory=set)
-    _first: str | None = None
+    _order: list[str] = field(default_factory=list)  # a heap; may hold names since left
 
     def add(self, name: str) -> None:
-        self.members.add(name)
-        if self._first is not None and name < self._first:
-            self._first = name
+        if name not in self.members:
+            self.members.add(name)
+            heapq.heappush(self._order, name)
 
     def discard(self, name: str) -> None:
         self.members.discard(name)
-        if name == self._first:
-            self._first = None
+        if len(self._order) > 2 * len(self.members) + 32:
+            self._order = sorted(self.members)  # a sorted list is a heap
 
     @property
     def first(self) -> str:
-        if self._first is None:
-            self._first = min(self.members)
-        return self._first
+        order, members = self._order, self.members
+        while order[0] not in members:
+            heapq.heappop(order)
+        return order[0]
 
 
 class ClusterState:

@@ -8,7 +8,7 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from orchestrator.api import errors, protobuf
+from orchestrator.api import errors, jsonio, protobuf
 
 MAX_BODY_BYTES = 3 * 1024 * 1024  # kube-apiserver's limit for a request body
 
@@ -78,12 +78,17 @@ def _json(text: str) -> DecodedBody:
         return out
 
     try:
-        value = json.loads(text, object_pairs_hook=pairs)
+        value = json.loads(text, object_pairs_hook=pairs, parse_constant=_no_constants)
     except (json.JSONDecodeError, RecursionError) as exc:
         raise errors.BadRequest(
             f"the body of the request could not be decoded as JSON: {exc}"
         ) from None
     return DecodedBody(value, duplicates)
+
+
+def _no_constants(name: str) -> Any:
+    # Python's parser accepts NaN and Infinity; JSON (and Go's decoder) does not.
+    raise json.JSONDecodeError(f"invalid literal {name}", name, 0)
 
 
 def _yaml(text: str) -> Any:
@@ -125,14 +130,15 @@ def wants_metadata(request: web.Request) -> bool:
 
 
 def dumps(obj: Any) -> str:
-    return json.dumps(obj, separators=(",", ":"))
+    return jsonio.dumps_text(obj)
 
 
 def respond(
     obj: Any, status: int = 200, warnings: list[str] | None = None,
     content_type: str = JSON,
 ) -> web.Response:
-    resp = web.Response(text=dumps(obj), status=status, content_type="application/json")
+    resp = web.Response(body=jsonio.dumps(obj), status=status, content_type="application/json",
+                        charset="utf-8")
     if content_type != JSON:
         resp.headers["Content-Type"] = content_type
     for w in warnings or []:

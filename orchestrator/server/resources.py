@@ -205,8 +205,8 @@ class ResourceHandlers:
         events = stream.events()
         try:
             await resp.prepare(request)
-            async for item in events:
-                await resp.write(item.line())
+            async for batch in events:
+                await resp.write(b"".join(item.line() for item in batch))
         except (ConnectionResetError, ConnectionError):
             pass
         finally:

@@ -8,11 +8,10 @@ meet exactly: no gap, no duplicate.
 from __future__ import annotations
 
 import asyncio
-import json
 from dataclasses import dataclass
 from typing import Any, AsyncGenerator, Callable
 
-from orchestrator.api import errors
+from orchestrator.api import errors, jsonio
 from orchestrator.api.kinds import ResourceType
 from orchestrator.api.selectors import parse_field_selector, parse_label_selector
 from orchestrator.store import Event, Store
@@ -43,7 +42,7 @@ class WatchItem:
     data: str = ""
 
     def line(self) -> bytes:
-        body = self.data or json.dumps(self.obj, separators=(",", ":"))
+        body = self.data or jsonio.dumps_text(self.obj)
         return f'{{"type":"{self.type}","object":{body}}}\n'.encode()
 
 
@@ -87,6 +86,9 @@ class _Filter:
         return None
 
 
+_INITIAL_BATCH = 500  # initial ADDED events per write
+
+
 class Watch:
     """One watch: `open()` checks the request and takes the backlog (it may raise 400 or
     410 before any response is sent); `events()` then streams until timeout or hang-up."""
@@ -120,7 +122,7 @@ class Watch:
                 self.start_rv = int(rv)
             except ValueError:
                 raise errors.BadRequest(f'invalid resource version "{rv}"') from None
-            self.backlog = [ev for ev in self.store.events_since(self.start_rv)
+            self.backlog = [ev for ev in self.store.events_since(self.start_rv, req.rt.key)
                             if filt.in_scope(ev)]
         # Subscribing right after reading the backlog, with no await in between, makes
         # the two meet exactly at the current revision.
@@ -135,39 +137,53 @@ class Watch:
             self._unsubscribe()
             self._unsubscribe = None
 
-    async def events(self) -> AsyncGenerator[WatchItem, None]:
-        """Watch events until the timeout or the client leaves."""
+    async def events(self) -> AsyncGenerator[list[WatchItem], None]:
+        """Watch events until the timeout or the client leaves, in batches: whatever is
+        queued when the watcher wakes goes out in one write (under load a watcher of all
+        pods wakes to several events, and each write is a TLS record and a syscall)."""
         req, filt, serve = self.req, self.filter, self.serve
         try:
             last_rv = self.start_rv
-            for obj in self.initial:
-                yield WatchItem("ADDED", serve(obj))
+            for start in range(0, len(self.initial), _INITIAL_BATCH):
+                yield [WatchItem("ADDED", serve(obj))
+                       for obj in self.initial[start:start + _INITIAL_BATCH]]
             if req.send_initial_events and req.allow_bookmarks:
-                yield _bookmark(req.rt, self.start_rv, initial_end=True)
-            for ev in self.backlog:
-                etype = filt.translate(ev)
-                last_rv = ev.revision
-                if etype:
-                    yield self._item(etype, ev)
+                yield [_bookmark(req.rt, self.start_rv, initial_end=True)]
+            backlog = [self._item(etype, ev) for ev in self.backlog
+                       if (etype := filt.translate(ev))]
+            if self.backlog:
+                last_rv = self.backlog[-1].revision
+            if backlog:
+                yield backlog
             loop = asyncio.get_running_loop()
             deadline = loop.time() + req.timeout if req.timeout else None
+            queue = self.queue
             while True:
-                wait = req.bookmark_interval if req.allow_bookmarks else 3600.0
-                if deadline is not None:
-                    wait = min(wait, deadline - loop.time())
-                    if wait <= 0:
-                        return
-                try:
-                    ev = await asyncio.wait_for(self.queue.get(), timeout=wait)
-                except asyncio.TimeoutError:
-                    if req.allow_bookmarks:
-                        last_rv = max(last_rv, self.store.revision)
-                        yield _bookmark(req.rt, last_rv)
-                    continue
-                last_rv = ev.revision
-                etype = filt.translate(ev)
-                if etype:
-                    yield self._item(etype, ev)
+                if queue.empty():
+                    wait = req.bookmark_interval if req.allow_bookmarks else 3600.0
+                    if deadline is not None:
+                        wait = min(wait, deadline - loop.time())
+                        if wait <= 0:
+                            return
+                    try:
+                        ready = [await asyncio.wait_for(queue.get(), timeout=wait)]
+                    except asyncio.TimeoutError:
+                        if req.allow_bookmarks:
+                            last_rv = max(last_rv, self.store.revision)
+                            yield [_bookmark(req.rt, last_rv)]
+                        continue
+                else:
+                    ready = []
+                while not queue.empty():
+                    ready.append(queue.get_nowait())
+                batch = []
+                for ev in ready:
+                    last_rv = ev.revision
+                    etype = filt.translate(ev)
+                    if etype:
+                        batch.append(self._item(etype, ev))
+                if batch:
+                    yield batch
         finally:
             self.close()
 

@@ -19,9 +19,9 @@ import os
 import sqlite3
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, NamedTuple
 
-from orchestrator.api import errors
+from orchestrator.api import errors, jsonio
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +55,25 @@ class Change:
 
 Listener = Callable[[Event], None]
 
+
+class _Past(NamedTuple):
+    """An event kept for watches that resume from an older revision, as JSON text only: a
+    history of 20,000+ events held as dicts would be millions of objects for Python's
+    cyclic garbage collector to walk again and again; text is not walked at all."""
+
+    revision: int
+    type: str
+    resource: str
+    namespace: str
+    name: str
+    data: str
+    prev: str | None
+
+    def event(self) -> Event:
+        return Event(self.revision, self.type, self.resource, self.namespace, self.name,
+                     json.loads(self.data), json.loads(self.prev) if self.prev else None,
+                     self.data)
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS objects (
     resource TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL,
@@ -83,7 +102,7 @@ class Store:
         # resource -> namespace -> name -> object: lists of one namespace stay cheap
         # however many objects other namespaces hold.
         self._objects: dict[str, dict[str, dict[str, dict[str, Any]]]] = {}
-        self._history: deque[Event] = deque()
+        self._history: deque[_Past] = deque()
         self._json: dict[tuple[str, str, str], str] = {}  # each current object, encoded
         self._listeners: list[Listener] = []
         self.revision = self._meta("revision")
@@ -115,18 +134,20 @@ class Store:
             return self._history[0].revision - 1
         return self.revision
 
-    def events_since(self, revision: int) -> list[Event]:
-        """Events after `revision`, oldest first; Gone if the history no longer has them."""
+    def events_since(self, revision: int, resource: str | None = None) -> list[Event]:
+        """Events after `revision` (of one `resource` if given), oldest first; Gone if the
+        history no longer has them."""
         if revision < self.oldest_revision:
             raise errors.Gone(f"too old resource version: {revision} ({self.oldest_revision})")
         if revision >= self.revision:
             return []
         # The history is ordered by revision; walk back from the newest end.
         out: list[Event] = []
-        for ev in reversed(self._history):
-            if ev.revision <= revision:
+        for past in reversed(self._history):
+            if past.revision <= revision:
                 break
-            out.append(ev)
+            if resource is None or past.resource == resource:
+                out.append(past.event())
         out.reverse()
         return out
 
@@ -135,9 +156,9 @@ class Store:
     def commit(self, changes: Iterable[Change]) -> list[Event]:
         """Write the changes in one transaction; each gets the next revision."""
         events: list[Event] = []
+        history: list[_Past] = []
         rows_put: list[tuple[str, str, str, int, str]] = []
         rows_del: list[tuple[str, str, str]] = []
-        rows_ev: list[tuple[int, str, str, str, str, str, str | None]] = []
         revision = self.revision
         for ch in changes:
             key = (ch.resource, ch.namespace, ch.name)
@@ -156,7 +177,8 @@ class Store:
                 etype = "MODIFIED" if prev is not None else "ADDED"
                 data = _dumps(obj)
                 rows_put.append((ch.resource, ch.namespace, ch.name, revision, data))
-            rows_ev.append((revision, etype, ch.resource, ch.namespace, ch.name, data, prev_json))
+            history.append(_Past(revision, etype, ch.resource, ch.namespace, ch.name, data,
+                                 prev_json))
             events.append(Event(revision, etype, ch.resource, ch.namespace, ch.name, obj, prev,
                                 data))
         if not events:
@@ -168,7 +190,7 @@ class Store:
             db.executemany(
                 "DELETE FROM objects WHERE resource=? AND namespace=? AND name=?", rows_del
             )
-            db.executemany("INSERT INTO events VALUES (?,?,?,?,?,?,?)", rows_ev)
+            db.executemany("INSERT INTO events VALUES (?,?,?,?,?,?,?)", history)
             db.execute("INSERT OR REPLACE INTO meta VALUES ('revision', ?)", (revision,))
             db.execute("COMMIT")
         except BaseException:
@@ -183,7 +205,7 @@ class Store:
                 self._json.pop((ev.resource, ev.namespace, ev.name), None)
             else:
                 self._json[(ev.resource, ev.namespace, ev.name)] = ev.data
-            self._history.append(ev)
+        self._history.extend(history)
         self._compact()
         for ev in events:
             for listener in list(self._listeners):
@@ -229,13 +251,7 @@ class Store:
             "ORDER BY revision DESC LIMIT ?",
             (self._history_size,),
         ).fetchall()
-        for rev, etype, resource, namespace, name, data, prev in reversed(rows):
-            self._history.append(
-                Event(
-                    rev, etype, resource, namespace, name, json.loads(data),
-                    json.loads(prev) if prev else None, data,
-                )
-            )
+        self._history.extend(_Past(*row) for row in reversed(rows))
 
     def _compact(self) -> None:
         excess = len(self._history) - self._history_size
@@ -249,7 +265,7 @@ class Store:
 
 
 def _dumps(obj: dict[str, Any]) -> str:
-    return json.dumps(obj, separators=(",", ":"))
+    return jsonio.dumps_text(obj)
 
 
 def _with_revision(obj: dict[str, Any], revision: int) -> dict[str, Any]:

@@ -178,3 +178,16 @@ def test_strict_unknown_field_is_400(session: requests.Session,
     assert warn.status_code == 201
     assert "bogus" in warn.headers.get("Warning", "")
     assert "bogus" not in warn.json()
+
+
+def test_nan_and_infinity_are_not_json(session: requests.Session,
+                                       control_plane: ControlPlane) -> None:
+    for literal in ("NaN", "Infinity", "-Infinity"):
+        resp = session.post(
+            f"{control_plane.url}/apis/apps/v1/namespaces/default/deployments",
+            data='{"metadata": {"name": "nan"}, "spec": {"replicas": %s}}' % literal,
+            headers={"Content-Type": "application/json"})
+        assert resp.status_code == 400, (literal, resp.text)
+        assert "could not be decoded as JSON" in resp.json()["message"]
+    listed = session.get(f"{control_plane.url}/apis/apps/v1/namespaces/default/deployments")
+    assert "nan" not in [d["metadata"]["name"] for d in listed.json()["items"]]

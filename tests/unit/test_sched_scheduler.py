@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from orchestrator.scheduler.framework import unschedulable_message
 from orchestrator.scheduler.nodeinfo import NodeInfo
 from orchestrator.scheduler.policies import POLICIES, make_scheduler
 from orchestrator.scheduler.scheduler import NO_NODES_MESSAGE
+from orchestrator.scheduler.state import NodeClass
 
 from .test_sched_helpers import GPU_TAINT, cluster, node, pod, place
 
@@ -139,3 +142,20 @@ def test_every_policy_is_deterministic(policy: str) -> None:
 def test_unknown_policy_is_reported() -> None:
     with pytest.raises(ValueError, match="unknown policy 'nope'; choose one of"):
         make_scheduler("nope")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), st.sampled_from([f"n{i}" for i in range(12)])),
+                max_size=120))
+def test_node_class_first_is_always_the_smallest_member(ops: list[tuple[bool, str]]) -> None:
+    cls, members = NodeClass(), set()
+    for add, name in ops:
+        if add:
+            cls.add(name)
+            members.add(name)
+        else:
+            cls.discard(name)
+            members.discard(name)
+        assert cls.members == members
+        if members:
+            assert cls.first == min(members)

@@ -22,6 +22,9 @@ def _install() -> None:
     # aiohttp resolves through aiodns (c-ares) when it is installed, which never calls the
     # patched getaddrinfo; hiding it keeps aiohttp on its threaded resolver in pods.
     sys.modules.setdefault("aiodns", None)  # type: ignore[arg-type]
+    # uvloop resolves names and binds sockets in libuv, past the patched socket module;
+    # programs that prefer it when installed (kopf's CLI does) get asyncio's loop in pods.
+    sys.modules.setdefault("uvloop", None)  # type: ignore[arg-type]
 
 
 def _chain() -> None:
