@@ -12,6 +12,7 @@ from .state import NodeState
 AFFINITY_REASON = "node(s) didn't match Pod's node affinity/selector"
 NODE_NAME_REASON = "node(s) didn't match the requested node name"
 UNSCHEDULABLE_REASON = "node(s) were unschedulable"
+NOMINATED_REASON = "node(s) were held for a preempting pod of equal or higher priority"
 
 
 class NodeName:
@@ -137,10 +138,27 @@ class GpuFit:
         return Status((f"Insufficient {resource}",), self.name)
 
 
-def default_filters() -> list["NodeUnschedulable | NodeAffinity | TaintToleration | GpuModel | ResourceFit | GpuFit"]:
-    """kube-scheduler's order: cheap static checks first, then resources."""
-    return [NodeUnschedulable(), TaintToleration(), NodeAffinity(), GpuModel(), ResourceFit(), GpuFit()]
+class NominatedPods:
+    """A node where a pod preempted, while its victims terminate, takes no pod of the same or
+    lower priority. kube-scheduler instead adds the nominated pods' requests to the node and
+    filters again; holding the node whole is simpler and never lets a smaller pod slip into
+    the space before the preemptor binds. Evicting more cannot help: unresolvable."""
+
+    name = "NominatedPods"
+    scope: Scope = "state"
+
+    def filter(self, pod: PodInfo, node: NodeState) -> Status | None:
+        if node.reserved_for is not None and pod.priority <= node.reserved_for:
+            return Status((NOMINATED_REASON,), self.name, unresolvable=True)
+        return None
+
+
+def default_filters() -> list["NodeUnschedulable | NodeAffinity | TaintToleration | GpuModel | ResourceFit | GpuFit | NominatedPods"]:
+    """kube-scheduler's order: cheap static checks first, then resources; a held node last,
+    so a node that is also full says so."""
+    return [NodeUnschedulable(), TaintToleration(), NodeAffinity(), GpuModel(), ResourceFit(),
+            GpuFit(), NominatedPods()]
 
 
 __all__ = ["NodeName", "NodeUnschedulable", "NodeAffinity", "TaintToleration", "GpuModel",
-           "ResourceFit", "GpuFit", "default_filters", "Toleration"]
+           "ResourceFit", "GpuFit", "NominatedPods", "default_filters", "Toleration"]

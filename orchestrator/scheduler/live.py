@@ -8,8 +8,10 @@ Pods that fit nowhere get `PodScheduled=False` with kube-scheduler's message and
 the cluster changes (a node added or changed, a pod gone), or a periodic retry.
 
 Pod groups are planned whole (`gang`): no member is assumed until enough members fit, and
-while they wait each member says why. A pod that fits nowhere may preempt lower-priority
-pods (`live_preemption`), then binds once they are gone.
+while they wait each member says why. A pod, or a group, that fits nowhere may preempt
+lower-priority pods (`live_preemption`); it is then nominated to the node(s) it evicted on,
+which other pods of its priority or lower leave alone (`state.ClusterState.nominate`), and
+binds once the victims are gone.
 """
 
 from __future__ import annotations
@@ -107,8 +109,10 @@ class LiveScheduler:
         self._track_group(old, new)
         if new is None or _is_terminal(new):
             key = _key(new or old or {})
-            if self.state.forget(key) is not None:
-                self._unpark()  # its resources are free again
+            freed = self.state.forget(key) is not None
+            released = self.state.unnominate(key)
+            if freed or released:
+                self._unpark()  # its resources (or the node it held) are free again
             self._queued.discard(key)
             self._parked.discard(key)
             self._last_message.pop(key, None)
@@ -117,16 +121,29 @@ class LiveScheduler:
         spec = new.get("spec") or {}
         if spec.get("nodeName"):
             self._parked.discard(key)
+            if self.state.unnominate(key):
+                self._unpark()
             self._account_bound(new)
             return
         if spec.get("schedulerName", DEFAULT_SCHEDULER_NAME) != self.scheduler_name:
             return
+        self._sync_nomination(new)
         if (new.get("metadata") or {}).get("deletionTimestamp"):
             return
         if key in self.state.pod_nodes:
             return  # assumed; the bind is in flight
         if key not in self._parked:
             self._enqueue(new)
+
+    def _sync_nomination(self, pod: dict[str, Any]) -> None:
+        """Mirror `status.nominatedNodeName` (set when the pod preempted) into the state, so
+        the node stays held for it; a nomination that went frees the node for others."""
+        key = _key(pod)
+        node = (pod.get("status") or {}).get("nominatedNodeName")
+        if node and not (pod.get("metadata") or {}).get("deletionTimestamp"):
+            self.state.nominate(key, node, int((pod.get("spec") or {}).get("priority") or 0))
+        elif self.state.unnominate(key):
+            self._unpark()
 
     def _track_group(self, old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
         pod = new or old or {}
@@ -222,8 +239,11 @@ class LiveScheduler:
         if info.group is not None:
             await self._schedule_group(info)
             return
+        # The node a pod holds is held against others, not against itself.
+        self.state.unnominate(key)
         decision = self.scheduler.schedule_one(info, self.state)
         if decision.node is None:
+            self._sync_nomination(pod)  # still held while its victims terminate
             self._parked.add(key)
             await self._report_unschedulable(pod, decision.message)
             await self.preemptor.attempt(pod, info)
@@ -256,6 +276,8 @@ class LiveScheduler:
         if not pending:
             return
         minimum = info.group.min_member or bound + len(pending)
+        for _, member in pending:  # the nodes the group holds are held for it, not against it
+            self.state.unnominate(member.key)
         plan = gang.plan_gang(self.scheduler, self.state, group, minimum,
                               [m for _, m in pending], bound)
         raws = {m.key: raw for raw, m in pending}
@@ -268,8 +290,10 @@ class LiveScheduler:
         for raw, member in pending:
             self._queued.discard(member.key)
             self._parked.add(member.key)
+            self._sync_nomination(raw)
         for raw, _ in pending:
             await self._report_unschedulable(raw, plan.message)
+        await self.preemptor.attempt_group(pending, minimum - bound)
 
     async def _bind(self, pod: dict[str, Any], info: PodInfo, decision: Decision) -> None:
         md = pod["metadata"]

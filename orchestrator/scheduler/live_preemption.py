@@ -6,6 +6,8 @@ kube-scheduler does: sets `status.nominatedNodeName` on the preemptor, evicts ea
 through `pods/eviction` (graceful; the API server refuses to break a budget), and records a
 `Preempted` Event on each victim (`Preempted by pod <uid> on node <node>`). The preemptor
 binds when the victims are gone, like any pod retried after the cluster changed.
+`attempt_group` does the same for a pod group that does not fit, with
+`preemption.plan_gang_preemption`: every member it makes room for is nominated.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from orchestrator.api.kinds import BUILTIN_TYPES
 from orchestrator.api.selectors import label_selector_from_dict
 from orchestrator.client import Client, EventRecorder, Informer
 
-from . import preemption
+from . import gang, preemption
 from .podinfo import PodInfo
 from .scheduler import Scheduler
 from .state import ClusterState
@@ -102,6 +104,45 @@ class Preemptor:
             return False
         results = await asyncio.gather(*(self._evict(v.key, info, plan.node)
                                          for v in plan.victims))
+        return any(results)
+
+    async def attempt_group(self, pending: list[tuple[dict[str, Any], PodInfo]],
+                            needed: int) -> bool:
+        """`attempt` for a pod group that does not fit: evict for `needed` members at once
+        (`preemption.plan_gang_preemption`), nominate each to its node, and let the group
+        planner place them all when the victims are gone. True when the group now waits for
+        victims. A member with `preemptionPolicy: Never` keeps the whole group from it."""
+        infos = sorted((info for _, info in pending), key=gang.member_order)
+        if needed <= 0 or any((raw.get("spec") or {}).get("preemptionPolicy") == "Never"
+                              or info.request_error for raw, info in pending):
+            return False
+        for raw, info in pending:
+            nominated = (raw.get("status") or {}).get("nominatedNodeName")
+            if nominated and preemption.waiting_on_terminating(self.state, info, nominated,
+                                                               self.terminating):
+                return True  # evicted for already; wait, as a single pod does
+        plan = preemption.plan_gang_preemption(
+            self.scheduler, self.state, infos, needed, terminating=self.terminating,
+            budgets_of=self._budgets_of, allowed=self._allowed())
+        if plan is None:
+            return False
+        raws = {info.key: raw for raw, info in pending}
+        log.info("preempting %s for pod group of %s",
+                 ", ".join(v.key for v, _ in plan.victims), infos[0].key)
+        for member, decision in plan.placements:
+            md = raws[member.key]["metadata"]
+            try:
+                await self.client.patch(PODS, md["name"],
+                                        {"status": {"nominatedNodeName": decision.node}},
+                                        md["namespace"], subresource="status")
+            except errors.APIError as exc:
+                log.debug("could not nominate %s: %s", member.key, exc)
+                return False
+        beneficiary = {}
+        for member, decision in reversed(plan.placements):
+            beneficiary[decision.node] = member  # the first member placed on each node
+        results = await asyncio.gather(*(self._evict(v.key, beneficiary[node], node)
+                                         for v, node in plan.victims))
         return any(results)
 
     async def _evict(self, victim_key: str, preemptor: PodInfo, node: str) -> bool:

@@ -68,6 +68,8 @@ def _what_if(node: NodeState, keep: Iterable[tuple[PodInfo, DeviceAssignment]]) 
     copy = NodeState(node.info, node.shape_id)
     for pod, assignment in keep:
         copy.add(pod, assignment)
+    if node.nominees:  # a node held for another preemptor stays held in the what-if
+        copy.set_nominees(node.nominees)
     return copy
 
 
@@ -164,3 +166,68 @@ def waiting_on_terminating(state: ClusterState, pod: PodInfo, node_name: str,
         return False
     return any(key in terminating and other.priority < pod.priority
                for key, (other, _) in node.pods.items())
+
+
+@dataclass(frozen=True)
+class GangPreemptionPlan:
+    """Evict `victims` so that the members in `placements` fit at the same time; each
+    member is nominated to its node while the victims go."""
+
+    victims: tuple[tuple[PodInfo, str], ...]  # (victim, its node)
+    placements: tuple[tuple[PodInfo, Decision], ...]
+
+
+def plan_gang_preemption(scheduler: Scheduler, state: ClusterState,
+                         members: Sequence[PodInfo], needed: int, *,
+                         terminating: Collection[str] = (),
+                         budgets_of: BudgetsOf = lambda key: (),
+                         allowed: Mapping[str, int] | None = None) -> GangPreemptionPlan | None:
+    """Room for `needed` of a pod group's pending `members` at once, by evicting pods of
+    lower priority; None when that cannot be done (or would break a disruption budget).
+
+    Members are taken in the gang order; each one goes where it fits, else where
+    `plan_preemption` would put it, its victims then counted as gone for the next members.
+    Everything is tried on `state` and undone, as `gang.trial` does, so members see the
+    space earlier members freed or took. Budgets are spent across the whole group."""
+    allowed_left = dict(allowed or {})
+    gone = set(terminating)
+    placed: list[tuple[PodInfo, Decision]] = []
+    evicted: list[tuple[PodInfo, str, DeviceAssignment]] = []
+    # Pods already terminating count as gone here as in `plan_preemption`, so the state the
+    # members are assumed into agrees with the what-ifs the plans were made on.
+    set_aside: list[tuple[PodInfo, str, DeviceAssignment]] = []
+    try:
+        for key in sorted(gone & state.pod_nodes.keys()):
+            node_name = state.pod_nodes[key]
+            pod, assignment = state.nodes[node_name].pods[key]
+            state.forget(key)
+            set_aside.append((pod, node_name, assignment))
+        for member in members:
+            if len(placed) >= needed:
+                break
+            if member.request_error or member.key in state.pod_nodes:
+                continue
+            decision = scheduler.schedule_one(member, state)
+            if decision.node is None:
+                plan = plan_preemption(scheduler, state, member, terminating=gone,
+                                       budgets_of=budgets_of, allowed=allowed_left)
+                if plan is None:
+                    continue
+                for victim in plan.victims:
+                    for budget in budgets_of(victim.key):
+                        allowed_left[budget] = allowed_left.get(budget, 0) - 1
+                    assignment = state.nodes[plan.node].pods[victim.key][1]
+                    state.forget(victim.key)
+                    gone.add(victim.key)
+                    evicted.append((victim, plan.node, assignment))
+                decision = plan.decision
+            scheduler.assume(state, member, decision)
+            placed.append((member, decision))
+    finally:
+        for member, _ in reversed(placed):
+            state.forget(member.key)
+        for victim, node, assignment in reversed(evicted + set_aside):
+            state.assume(victim, node, assignment)
+    if len(placed) < needed or not evicted:
+        return None
+    return GangPreemptionPlan(tuple((v, node) for v, node, _ in evicted), tuple(placed))

@@ -53,7 +53,7 @@ class Scheduler:
         self.scores = list(scores)
         self.observers = [s for s, _ in self.scores if isinstance(s, WorkloadObserver)]
         self._shape_status: dict[tuple[Any, int], Status | None] = {}
-        self._candidates: dict[tuple[Any, Any], _Candidates] = {}
+        self._candidates: dict[tuple[Any, Any, int], _Candidates] = {}
         self._generations: tuple[int, ...] = ()
         self._sequence = itertools.count()
 
@@ -141,7 +141,9 @@ class Scheduler:
         return Decision(pod.key, node.name, devices or (), score=score)
 
     def _schedule_by_class(self, pod: PodInfo, state: ClusterState) -> Decision:
-        key = (pod.constraint_key, pod.resource_key)
+        # Priority is part of the kind of pod: a held node (`NominatedPods`) turns away only
+        # pods of the same or lower priority.
+        key = (pod.constraint_key, pod.resource_key, pod.priority)
         cands = self._candidates.get(key)
         if cands is None or cands.epoch != state.epoch or cands.position > len(state.moves):
             cands = self._candidates[key] = self._fresh_candidates(pod, state)

@@ -28,8 +28,9 @@ ClassKey = tuple[Any, ...]
 class NodeState:
     """One node: static info plus what its bound pods use."""
 
-    __slots__ = ("info", "shape_id", "requested", "pod_count", "gpu_free", "pods",
-                 "free_cpu", "free_memory", "free_pods", "gpu_free_total", "class_key")
+    __slots__ = ("info", "shape_id", "requested", "pod_count", "gpu_free", "pods", "nominees",
+                 "reserved_for", "free_cpu", "free_memory", "free_pods", "gpu_free_total",
+                 "class_key")
 
     def __init__(self, info: NodeInfo, shape_id: int) -> None:
         self.info = info
@@ -38,6 +39,10 @@ class NodeState:
         self.pod_count = 0
         self.gpu_free: list[int] = [names.MILLI_PER_GPU] * len(info.gpus)
         self.pods: dict[str, tuple[PodInfo, DeviceAssignment]] = {}
+        # Pods that preempted here and wait for their victims to go (pod key -> priority);
+        # `reserved_for` is the highest of those priorities, or None.
+        self.nominees: dict[str, int] = {}
+        self.reserved_for: int | None = None
         self.free_cpu = 0
         self.free_memory = 0
         self.free_pods = 0
@@ -59,8 +64,13 @@ class NodeState:
         self.gpu_free_total = sum(f for f in self.gpu_free if f > 0)
         others = tuple((r, self.free(r)) for r in sorted(set(self.requested) | set(self.info.allocatable))
                        if r not in (names.CPU, names.MEMORY, names.PODS) and r not in GPU_RESOURCES)
+        self.reserved_for = max(self.nominees.values()) if self.nominees else None
         self.class_key = (self.shape_id, self.free_cpu, self.free_memory, self.free_pods,
-                          tuple(sorted(self.gpu_free)), others)
+                          tuple(sorted(self.gpu_free)), others, self.reserved_for)
+
+    def set_nominees(self, nominees: dict[str, int]) -> None:
+        self.nominees = dict(nominees)
+        self._refresh()
 
     def add(self, pod: PodInfo, assignment: DeviceAssignment) -> None:
         for resource, amount in pod.requests.items():
@@ -124,6 +134,7 @@ class ClusterState:
         self.moves: list[tuple[ClassKey | None, ClassKey | None]] = []
         self.epoch = 0  # bumped when `moves` is compacted; caches then start afresh
         self.pod_nodes: dict[str, str] = {}
+        self.nominated: dict[str, str] = {}  # pod key -> the node it preempted on
         self._shapes: dict[tuple[Any, ...], int] = {}
 
     # ---- nodes -------------------------------------------------------------------------
@@ -137,6 +148,8 @@ class ClusterState:
             old_key = self._leave(old)
             for pod, assignment in old.pods.values():
                 node.add(pod, assignment)
+            if old.nominees:
+                node.set_nominees(old.nominees)
         self.nodes[info.name] = node
         self._log(old_key, self._join(node))
         return node
@@ -148,6 +161,38 @@ class ClusterState:
         self._log(self._leave(node), None)
         for key in node.pods:
             self.pod_nodes.pop(key, None)
+        for key in node.nominees:
+            self.nominated.pop(key, None)
+
+    # ---- nominations (kube-scheduler's nominated pods) ----------------------------------
+    def nominate(self, pod_key: str, node_name: str, priority: int) -> None:
+        """Hold `node_name` for a pod that preempted there while its victims terminate:
+        pods of the same or lower priority stay off the node (the `NominatedPods` filter)
+        until the pod binds or its nomination goes, so the space it evicted for is not taken
+        from under it."""
+        held = self.nodes.get(node_name)
+        if held is not None and held.nominees.get(pod_key) == priority:
+            return
+        self.unnominate(pod_key)
+        node = self.nodes.get(node_name)
+        if node is None:
+            return
+        self._change_nominees(node, {**node.nominees, pod_key: priority})
+        self.nominated[pod_key] = node_name
+
+    def unnominate(self, pod_key: str) -> bool:
+        """Drop a pod's nomination; True if it had one."""
+        node_name = self.nominated.pop(pod_key, None)
+        node = self.nodes.get(node_name) if node_name is not None else None
+        if node is None or pod_key not in node.nominees:
+            return False
+        self._change_nominees(node, {k: v for k, v in node.nominees.items() if k != pod_key})
+        return True
+
+    def _change_nominees(self, node: NodeState, nominees: dict[str, int]) -> None:
+        old_key = self._leave(node)
+        node.set_nominees(nominees)
+        self._log(old_key, self._join(node))
 
     # ---- pods --------------------------------------------------------------------------
     def add_bound_pod(self, pod: PodInfo, node_name: str) -> DeviceAssignment:

@@ -171,6 +171,81 @@ def test_preemption_evicts_lower_priority_pods_respecting_budgets(kubectl: Kubec
     assert all(f"low-{i}" in remaining for i in range(4))  # the budget held
 
 
+HOLD = "daskhub-lite.io/test-hold"  # a finalizer: victims stay Terminating until it goes
+
+
+def test_the_node_a_pod_preempted_on_is_held_for_it(kubectl: Kubectl) -> None:
+    apply(kubectl,
+          {"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
+           "metadata": {"name": "batch-low"}, "value": 10},
+          {"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
+           "metadata": {"name": "interactive-high"}, "value": 1000})
+    fill = [pod(f"fill-{i}", priority_class="batch-low", gpu="1") for i in range(8)]
+    for obj in fill:
+        obj["metadata"]["finalizers"] = [HOLD]
+    apply(kubectl, *fill)
+    try:
+        for i in range(8):
+            wait_for(lambda i=i: node_of(kubectl, f"fill-{i}"), timeout=20)
+        apply(kubectl, pod("urgent", priority_class="interactive-high", gpu="2"))
+        held = wait_for(lambda: kubectl.json("get", "pod", "urgent")["status"]
+                        .get("nominatedNodeName"), timeout=30)
+        victims = wait_for(lambda: sorted(n for n, p in pods(kubectl).items()
+                                          if p["metadata"].get("deletionTimestamp")), timeout=20)
+        assert len(victims) == 2 and {node_of(kubectl, v) for v in victims} == {held}
+
+        # One victim goes: one GPU is free on the held node, and nowhere else.
+        kubectl.run("patch", "pod", victims[0], "--type=merge", "-p",
+                    '{"metadata": {"finalizers": null}}')
+        wait_for(lambda: victims[0] not in pods(kubectl), timeout=20)
+        sneaky = pod("sneaky", priority_class="batch-low", gpu="1")
+        sneaky["spec"]["preemptionPolicy"] = "Never"
+        apply(kubectl, sneaky)
+        message = wait_message(kubectl, "sneaky")
+        assert message == ("0/4 nodes are available: 1 node(s) were held for a preempting pod "
+                           "of equal or higher priority, 3 Insufficient nvidia.com/gpu."), message
+        assert not node_of(kubectl, "urgent") and not node_of(kubectl, "sneaky")
+
+        # The other victim goes: the preemptor binds where it preempted; the hold is over.
+        kubectl.run("patch", "pod", victims[1], "--type=merge", "-p",
+                    '{"metadata": {"finalizers": null}}')
+        assert wait_for(lambda: node_of(kubectl, "urgent"), timeout=30) == held
+        wait_for(lambda: scheduled_message(kubectl.json("get", "pod", "sneaky")) ==
+                 "0/4 nodes are available: 4 Insufficient nvidia.com/gpu.", timeout=20)
+    finally:
+        for obj in fill:
+            kubectl.run("patch", "pod", obj["metadata"]["name"], "--type=merge", "-p",
+                        '{"metadata": {"finalizers": null}}', check=False)
+
+
+def test_a_pod_group_of_higher_priority_preempts_as_a_whole(kubectl: Kubectl) -> None:
+    apply(kubectl,
+          {"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
+           "metadata": {"name": "batch-low"}, "value": 10},
+          {"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
+           "metadata": {"name": "interactive-high"}, "value": 1000})
+    apply(kubectl, *[pod(f"batch-{i}", priority_class="batch-low", gpu="1") for i in range(7)])
+    for i in range(7):
+        wait_for(lambda i=i: node_of(kubectl, f"batch-{i}"), timeout=20)
+    group = {"daskhub-lite.io/pod-group": "dask-y"}
+    workers = [pod(f"dask-y-worker-{i}", labels=group, priority_class="interactive-high",
+                   annotations={"daskhub-lite.io/min-member": "3"}, gpu="2") for i in range(3)]
+    apply(kubectl, *workers)
+    for i in range(3):
+        wait_for(lambda i=i: node_of(kubectl, f"dask-y-worker-{i}"), timeout=30)
+    placed = pods(kubectl)
+    preempted = {e["involvedObject"]["name"] for e in kubectl.json("get", "events")["items"]
+                 if e["reason"] == "Preempted"
+                 and e["involvedObject"]["name"].startswith("batch-")}
+    # Six of the eight GPUs for the group: five batch pods had to go, two stay.
+    assert len(preempted) == 5 and preempted <= {f"batch-{i}" for i in range(7)}
+    assert preempted.isdisjoint(placed)
+    assert sum(1 for n in placed if n.startswith("batch-")) == 2
+    used = [(p["spec"]["nodeName"], d.split(":")[0]) for p in placed.values()
+            for d in p["metadata"]["annotations"]["daskhub-lite.io/gpu-devices"].split(",")]
+    assert len(used) == len(set(used)) == 8  # every GPU once, none twice
+
+
 def test_bad_requests_stay_pending_with_exact_messages(kubectl: Kubectl) -> None:
     apply(kubectl,
           pod("half-mig", **{"nvidia.com/mig-1g.5gb": "500m"}),

@@ -7,7 +7,11 @@ from typing import Any
 
 from orchestrator.scheduler.podinfo import PodInfo
 from orchestrator.scheduler.policies import make_scheduler
-from orchestrator.scheduler.preemption import plan_preemption, waiting_on_terminating
+from orchestrator.scheduler.preemption import (
+    plan_gang_preemption,
+    plan_preemption,
+    waiting_on_terminating,
+)
 from orchestrator.scheduler.scheduler import Scheduler
 from orchestrator.scheduler.state import ClusterState
 from tests.unit.test_sched_helpers import GPU_TAINT, cluster, node, pod
@@ -171,3 +175,113 @@ def test_pdb_status_min_available_and_max_unavailable() -> None:
     status = plan_status(pdb, pods)
     assert status["disruptionsAllowed"] == 0
     assert status["conditions"][0]["status"] == "False"
+
+
+# -- nominated pods: the node a preemptor evicted on is held for it ----------------------
+
+HELD = "node(s) were held for a preempting pod of equal or higher priority"
+
+
+def test_a_held_node_turns_away_pods_of_equal_or_lower_priority_only() -> None:
+    sched = make_scheduler()
+    state = cluster(gpu_node("g0"), gpu_node("g1"))
+    state.nominate("default/preemptor", "g0", 100)
+    for priority, expected in ((0, "g1"), (100, "g1"), (200, "g0")):
+        info = PodInfo.from_pod(prio(f"p{priority}", priority, gpu="1"))
+        assert sched.schedule_one(info, state).node == expected, priority
+    only = cluster(gpu_node("g0"))
+    only.nominate("default/preemptor", "g0", 100)
+    decision = sched.schedule_one(PodInfo.from_pod(prio("low", 10, gpu="1")), only)
+    assert decision.node is None
+    assert decision.message == f"0/1 nodes are available: 1 {HELD}."
+
+
+def test_dropping_the_nomination_frees_the_node_and_node_updates_keep_it() -> None:
+    sched = make_scheduler()
+    state = cluster(gpu_node("g0"))
+    state.nominate("default/preemptor", "g0", 100)
+    state.add_node(state.nodes["g0"].info)  # a node update (heartbeat, label change)
+    low = PodInfo.from_pod(prio("low", 10, gpu="1"))
+    assert sched.schedule_one(low, state).node is None
+    assert state.unnominate("default/preemptor") is True
+    assert state.unnominate("default/preemptor") is False
+    assert sched.schedule_one(low, state).node == "g0"
+
+
+def test_nominating_again_moves_the_hold() -> None:
+    state = cluster(gpu_node("g0"), gpu_node("g1"))
+    state.nominate("default/preemptor", "g0", 100)
+    state.nominate("default/preemptor", "g1", 100)
+    assert state.nodes["g0"].reserved_for is None
+    assert state.nodes["g1"].reserved_for == 100
+    state.remove_node("g1")
+    assert state.unnominate("default/preemptor") is False
+
+
+def test_a_held_node_is_not_a_preemption_candidate_for_lower_priority_pods() -> None:
+    sched = make_scheduler()
+    state = cluster(gpu_node("g0"), gpu_node("g1"))
+    put(state, prio("a", 0, gpu="2"), "g0", "0:1000,1:1000")
+    put(state, prio("b", 0, gpu="2"), "g1", "0:1000,1:1000")
+    state.nominate("default/first", "g0", 100)
+    plan = plan_preemption(sched, state, PodInfo.from_pod(prio("second", 50, gpu="1")))
+    assert plan is not None and plan.node == "g1"
+    assert plan_preemption(sched, state, PodInfo.from_pod(prio("third", 200, gpu="1"))) is not None
+
+
+# -- pod groups preempt as a whole -------------------------------------------------------
+
+def snapshot(state: ClusterState) -> tuple[dict[str, str], dict[str, list[int]]]:
+    return dict(state.pod_nodes), {n: list(s.gpu_free) for n, s in state.nodes.items()}
+
+
+def members(count: int, priority: int, gpus: str) -> list[PodInfo]:
+    return [PodInfo.from_pod(prio(f"m{i}", priority, gpu=gpus)) for i in range(count)]
+
+
+def test_a_group_evicts_enough_for_all_its_members_at_once() -> None:
+    state = cluster(gpu_node("g0"), gpu_node("g1"))
+    for n in ("g0", "g1"):
+        put(state, prio(f"{n}-a", 0, gpu="1"), n, "0:1000")
+        put(state, prio(f"{n}-b", 0, gpu="1"), n, "1:1000")
+    before = snapshot(state)
+    plan = plan_gang_preemption(make_scheduler(), state, members(2, 100, "2"), 2)
+    assert plan is not None
+    assert sorted(v.name for v, _ in plan.victims) == ["g0-a", "g0-b", "g1-a", "g1-b"]
+    assert sorted(d.node or "" for _, d in plan.placements) == ["g0", "g1"]
+    assert snapshot(state) == before  # tried, then undone
+
+
+def test_a_group_evicts_only_where_it_must() -> None:
+    state = cluster(gpu_node("g0"), gpu_node("g1"))
+    put(state, prio("busy-a", 0, gpu="1"), "g1", "0:1000")
+    put(state, prio("busy-b", 0, gpu="1"), "g1", "1:1000")
+    plan = plan_gang_preemption(make_scheduler(), state, members(2, 100, "2"), 2)
+    assert plan is not None
+    assert sorted(v.name for v, _ in plan.victims) == ["busy-a", "busy-b"]
+
+
+def test_no_group_plan_when_not_enough_members_can_fit_or_budgets_forbid() -> None:
+    state = cluster(gpu_node("g0"), gpu_node("g1"))
+    put(state, prio("low-a", 0, gpu="1"), "g0", "0:1000")
+    put(state, prio("low-b", 0, gpu="1"), "g0", "1:1000")
+    put(state, prio("high", 500, gpu="2"), "g1", "0:1000,1:1000")
+    before = snapshot(state)
+    sched = make_scheduler()
+    assert plan_gang_preemption(sched, state, members(2, 100, "2"), 2) is None
+    assert snapshot(state) == before
+    assert plan_gang_preemption(sched, state, members(2, 100, "2"), 1) is not None
+    # One disruption allowed by the budget covering both low pods: not enough for a member.
+    assert plan_gang_preemption(sched, state, members(2, 100, "2"), 1,
+                                budgets_of=lambda key: ["pdb"] if "low" in key else [],
+                                allowed={"pdb": 1}) is None
+
+
+def test_terminating_pods_are_counted_gone_for_a_group_too() -> None:
+    state = cluster(gpu_node("g0"))
+    put(state, prio("leaving", 0, gpu="1"), "g0", "0:1000")
+    put(state, prio("staying", 0, gpu="1"), "g0", "1:1000")
+    plan = plan_gang_preemption(make_scheduler(), state, members(1, 100, "2"), 1,
+                                terminating={"default/leaving"})
+    assert plan is not None and [v.name for v, _ in plan.victims] == ["staying"]
+    assert "default/leaving" in state.pod_nodes  # set aside during the trial only
