@@ -163,6 +163,7 @@ class ControlPlane:
     async def _serve(self) -> None:
         self._stop_event = asyncio.Event()
         store = Store(self.data_dir / "state.db", history=self.watch_history)
+        store.start_writer(asyncio.get_running_loop())
         self._store = store
         components: list[Component] = []
         tasks: list[asyncio.Task[None]] = []

@@ -28,7 +28,7 @@ def dumps_text(obj: Any) -> str:
     return dumps(obj).decode()
 
 
-def loads(data: bytes | str) -> Any:
+def loads(data: bytes | bytearray | str) -> Any:
     """Parse JSON; numbers beyond 64 bits become floats, as in Go's unstructured decoding.
 
     Raises `ValueError` (`orjson.JSONDecodeError` is one) on malformed input."""

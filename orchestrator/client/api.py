@@ -312,14 +312,23 @@ class Client:
         async with self._http().get(self.path(rt, namespace), params=params) as resp:
             if resp.status >= 400:
                 raise error_from_status(resp.status, await _json_or_text(resp))
-            async for line in resp.content:
-                if not line.strip():
-                    continue
-                event = jsonio.loads(line)
-                if event.get("type") == "ERROR":
-                    status = event.get("object") or {}
-                    raise error_from_status(int(status.get("code", 500)), status)
-                yield WatchEvent(event["type"], event["object"])
+            # Whole chunks split here: a busy server sends many events per chunk, and
+            # aiohttp's line-by-line reader costs more than decoding them.
+            pending = bytearray()
+            async for chunk in resp.content.iter_any():
+                pending += chunk
+                if b"\n" not in chunk:
+                    continue  # a long event arriving piece by piece
+                lines = pending.split(b"\n")
+                pending = lines.pop()
+                for line in lines:
+                    if not line.strip():
+                        continue
+                    event = jsonio.loads(line)
+                    if event.get("type") == "ERROR":
+                        status = event.get("object") or {}
+                        raise error_from_status(int(status.get("code", 500)), status)
+                    yield WatchEvent(event["type"], event["object"])
 
 
 async def _json_or_text(resp: aiohttp.ClientResponse) -> Any:

@@ -15,6 +15,7 @@ from orchestrator.server import content, kubelet_proxy, portforward, proxy, revi
 from orchestrator.server.auth import Auth
 from orchestrator.server.objects import ObjectService
 from orchestrator.server.resources import ResourceHandlers
+from orchestrator.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,24 @@ async def render_errors(request: web.Request, handler: Handler) -> web.StreamRes
             "an error on the server has prevented the request from succeeding"))
 
 
+def durable_answers(store: Store) -> Any:
+    """No answer leaves before every write made so far is on disk (`Store.wait_durable`):
+    a write is acknowledged only once it survives a crash, and a read shows nothing a crash
+    could take back. Watches wait once before their first event (`ResourceHandlers.watch`)."""
+
+    @web.middleware
+    async def wait_for_disk(request: web.Request, handler: Handler) -> web.StreamResponse:
+        response = await handler(request)
+        if not response.prepared:
+            try:
+                await store.wait_durable()
+            except errors.APIError as err:
+                return _status_response(err)
+        return response
+
+    return wait_for_disk
+
+
 def auth_middleware(auth: Auth | None) -> Any:
     """Authenticate every request but the health checks; authorize it with RBAC."""
 
@@ -84,7 +103,7 @@ class APIServer:
         self.service = service
         self.resources = ResourceHandlers(service)
         self.app = web.Application(
-            middlewares=[render_errors, auth_middleware(auth)],
+            middlewares=[durable_answers(service.store), render_errors, auth_middleware(auth)],
             client_max_size=content.MAX_BODY_BYTES + 1,
         )
         with warnings.catch_warnings():  # looked up by its string key in reviews.py

@@ -204,6 +204,7 @@ class ResourceHandlers:
             return resp
         events = stream.events()
         try:
+            await service.store.wait_durable()  # what it starts from is on disk first
             await resp.prepare(request)
             async for batch in events:
                 await resp.write(b"".join(item.line() for item in batch))

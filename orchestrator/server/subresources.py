@@ -118,6 +118,14 @@ async def _scale(h: "ResourceHandlers", request: web.Request, t: "Target") -> we
             wanted = patch.merge_patch(current, body.value)
     if not isinstance(wanted, dict):
         raise errors.BadRequest("the body of the request must be a Scale object")
+    for field, go_type in (("spec", "v1.ScaleSpec"), ("metadata", "v1.ObjectMeta")):
+        value = wanted.get(field)
+        if value is not None and not isinstance(value, dict):
+            kind = {bool: "bool", str: "string", int: "number", float: "number",
+                    list: "array"}.get(type(value), "value")
+            raise errors.BadRequest(
+                f"Scale in version \"v1\" cannot be handled as a Scale: json: cannot unmarshal "
+                f"{kind} into Go struct field Scale.{field} of type {go_type}")
     replicas = (wanted.get("spec") or {}).get("replicas")
     if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
         raise errors.Invalid.of(

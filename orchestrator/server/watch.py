@@ -129,7 +129,9 @@ class Watch:
         self._unsubscribe = self.store.subscribe(self._on_event)
 
     def _on_event(self, ev: Event) -> None:
-        if self.filter.in_scope(ev):
+        # Events up to `start_rv` are in the initial list already: the store publishes
+        # commits once durable, which may be after this watch read memory.
+        if ev.revision > self.start_rv and self.filter.in_scope(ev):
             self.queue.put_nowait(ev)
 
     def close(self) -> None:
@@ -169,7 +171,7 @@ class Watch:
                         ready = [await asyncio.wait_for(queue.get(), timeout=wait)]
                     except asyncio.TimeoutError:
                         if req.allow_bookmarks:
-                            last_rv = max(last_rv, self.store.revision)
+                            last_rv = max(last_rv, self.store.durable_revision)
                             yield [_bookmark(req.rt, last_rv)]
                         continue
                 else:

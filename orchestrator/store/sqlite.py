@@ -9,14 +9,25 @@ lose the last transactions, as documented by SQLite).
 The store is used from one thread (the server's event loop): every method runs to completion
 without yielding, which is what makes read-check-write sequences in the layer above atomic.
 Current objects are cached in memory, so reads never touch the disk.
+
+With `start_writer(loop)` (the control plane does this) the SQLite work moves to a writer
+thread, which commits whatever is pending in one transaction (group commit) while the loop
+goes on; sqlite releases the GIL while it writes, so a second core does it. Memory then runs
+ahead of the disk for a moment, and three rules keep that invisible: a commit's events reach
+watchers (`subscribe`) and the watch history only once durable; the API server answers no
+request before `wait_durable()` (every write up to now is on disk); and a failed disk write
+stops the store (`StoreFailed` on every later commit or wait) instead of diverging from it,
+as etcd stops on a failed WAL write.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
 import sqlite3
+import threading
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, NamedTuple
@@ -56,6 +67,10 @@ class Change:
 Listener = Callable[[Event], None]
 
 
+class StoreFailed(errors.InternalError):
+    """The disk refused a write: memory may be ahead of it, so nothing more is accepted."""
+
+
 class _Past(NamedTuple):
     """An event kept for watches that resume from an older revision, as JSON text only: a
     history of 20,000+ events held as dicts would be millions of objects for Python's
@@ -93,7 +108,8 @@ class Store:
 
     def __init__(self, path: str | os.PathLike[str] | None, history: int = 20_000) -> None:
         self._db = sqlite3.connect(
-            ":memory:" if path is None else os.fspath(path), isolation_level=None
+            ":memory:" if path is None else os.fspath(path), isolation_level=None,
+            check_same_thread=False,  # the writer thread takes it over (`start_writer`)
         )
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
@@ -107,6 +123,10 @@ class Store:
         self._listeners: list[Listener] = []
         self.revision = self._meta("revision")
         self._load()
+        self.durable_revision = self.revision
+        self._writer: _Writer | None = None
+        self._failed: BaseException | None = None
+        self._waiters: list[tuple[int, asyncio.Future[None]]] = []
 
     # -- reading -------------------------------------------------------------------------
 
@@ -155,6 +175,8 @@ class Store:
 
     def commit(self, changes: Iterable[Change]) -> list[Event]:
         """Write the changes in one transaction; each gets the next revision."""
+        if self._failed is not None:
+            raise StoreFailed(f"the store stopped after a failed disk write: {self._failed}")
         events: list[Event] = []
         history: list[_Past] = []
         rows_put: list[tuple[str, str, str, int, str]] = []
@@ -183,20 +205,10 @@ class Store:
                                 data))
         if not events:
             return []
-        db = self._db
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            db.executemany("INSERT OR REPLACE INTO objects VALUES (?,?,?,?,?)", rows_put)
-            db.executemany(
-                "DELETE FROM objects WHERE resource=? AND namespace=? AND name=?", rows_del
-            )
-            db.executemany("INSERT INTO events VALUES (?,?,?,?,?,?,?)", history)
-            db.execute("INSERT OR REPLACE INTO meta VALUES ('revision', ?)", (revision,))
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        # Only after the commit succeeded does the in-memory view change.
+        batch = _Batch(rows_put, rows_del, history, events, revision)
+        if self._writer is None:
+            _write(self._db, [batch], None)  # raises before memory changes
+        # Only after the commit succeeded (or, with a writer, was queued) does memory change.
         self.revision = revision
         for ev in events:
             deleted = ev.type == "DELETED"
@@ -205,21 +217,69 @@ class Store:
                 self._json.pop((ev.resource, ev.namespace, ev.name), None)
             else:
                 self._json[(ev.resource, ev.namespace, ev.name)] = ev.data
-        self._history.extend(history)
-        self._compact()
-        for ev in events:
-            for listener in list(self._listeners):
-                try:
-                    listener(ev)
-                except Exception:  # a broken watcher must not break writers
-                    log.exception("watch listener failed on %s %s", ev.type, ev.name)
+        if self._writer is None:
+            self._durable([batch])
+        else:
+            self._writer.submit(batch)
         return events
+
+    def _durable(self, batches: list["_Batch"]) -> None:
+        """Batches are on disk: history and watchers see them now, in revision order."""
+        for batch in batches:
+            self._history.extend(batch.history)
+            self.durable_revision = batch.revision
+        self._compact()
+        for batch in batches:
+            for ev in batch.events:
+                for listener in list(self._listeners):
+                    try:
+                        listener(ev)
+                    except Exception:  # a broken watcher must not break writers
+                        log.exception("watch listener failed on %s %s", ev.type, ev.name)
+        self._wake_waiters()
+
+    def _write_failed(self, exc: BaseException) -> None:
+        log.critical("the store stopped: a disk write failed: %s", exc)
+        self._failed = exc
+        self._wake_waiters()
+
+    def _wake_waiters(self) -> None:
+        keep = []
+        for revision, future in self._waiters:
+            if future.done():
+                continue
+            if self._failed is not None:
+                future.set_exception(StoreFailed(
+                    f"the store stopped after a failed disk write: {self._failed}"))
+            elif revision <= self.durable_revision:
+                future.set_result(None)
+            else:
+                keep.append((revision, future))
+        self._waiters = keep
+
+    async def wait_durable(self) -> None:
+        """Return once every commit made so far is on disk (at once without a writer)."""
+        if self._failed is not None:
+            raise StoreFailed(f"the store stopped after a failed disk write: {self._failed}")
+        if self.durable_revision >= self.revision:
+            return
+        future = asyncio.get_running_loop().create_future()
+        self._waiters.append((self.revision, future))
+        await future
+
+    def start_writer(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Move disk writes to a writer thread (see the module's docstring)."""
+        if self._writer is None:
+            self._writer = _Writer(self._db, loop, self._durable, self._write_failed)
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         self._listeners.append(listener)
         return lambda: self._listeners.remove(listener) if listener in self._listeners else None
 
     def close(self) -> None:
+        if self._writer is not None:
+            self._writer.stop()  # writes everything pending first
+            self._writer = None
         self._db.close()
 
     # -- internals -----------------------------------------------------------------------
@@ -261,7 +321,10 @@ class Store:
         drop = max(excess, self._history_size // 10)
         for _ in range(min(drop, len(self._history) - 1)):
             self._history.popleft()
-        self._db.execute("DELETE FROM events WHERE revision <= ?", (self.oldest_revision,))
+        if self._writer is not None:
+            self._writer.trim(self.oldest_revision)
+        else:
+            self._db.execute("DELETE FROM events WHERE revision <= ?", (self.oldest_revision,))
 
 
 def _dumps(obj: dict[str, Any]) -> str:
@@ -274,3 +337,89 @@ def _with_revision(obj: dict[str, Any], revision: int) -> dict[str, Any]:
     meta["resourceVersion"] = str(revision)
     out["metadata"] = meta
     return out
+
+
+@dataclass
+class _Batch:
+    """One commit's rows, and its events to publish once they are on disk."""
+
+    rows_put: list[tuple[str, str, str, int, str]]
+    rows_del: list[tuple[str, str, str]]
+    history: list[_Past]
+    events: list[Event]
+    revision: int
+
+
+def _write(db: sqlite3.Connection, batches: list[_Batch], trim_to: int | None) -> None:
+    """All `batches` in one transaction, or none of them."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        for b in batches:
+            db.executemany("INSERT OR REPLACE INTO objects VALUES (?,?,?,?,?)", b.rows_put)
+            db.executemany(
+                "DELETE FROM objects WHERE resource=? AND namespace=? AND name=?", b.rows_del
+            )
+            db.executemany("INSERT INTO events VALUES (?,?,?,?,?,?,?)", b.history)
+        db.execute("INSERT OR REPLACE INTO meta VALUES ('revision', ?)", (batches[-1].revision,))
+        if trim_to is not None:
+            db.execute("DELETE FROM events WHERE revision <= ?", (trim_to,))
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+
+
+class _Writer:
+    """The writer thread: takes every batch queued since its last transaction and commits
+    them together, then hands them back to the event loop as durable."""
+
+    def __init__(self, db: sqlite3.Connection, loop: asyncio.AbstractEventLoop,
+                 on_durable: Callable[[list[_Batch]], None],
+                 on_failure: Callable[[BaseException], None]) -> None:
+        self._db = db
+        self._loop = loop
+        self._on_durable = on_durable
+        self._on_failure = on_failure
+        self._pending: list[_Batch] = []
+        self._trim_to: int | None = None
+        self._cond = threading.Condition()
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name="store-writer", daemon=True)
+        self._thread.start()
+
+    def submit(self, batch: _Batch) -> None:
+        with self._cond:
+            self._pending.append(batch)
+            self._cond.notify()
+
+    def trim(self, revision: int) -> None:
+        with self._cond:
+            self._trim_to = revision
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopping = True
+            self._cond.notify()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._pending and not self._stopping:
+                    self._cond.wait()
+                batches, self._pending = self._pending, []
+                trim_to, self._trim_to = self._trim_to, None
+                if not batches and self._stopping:
+                    return
+            try:
+                _write(self._db, batches, trim_to)
+            except BaseException as exc:  # the disk refused: stop, never diverge silently
+                self._call(self._on_failure, exc)
+                return
+            self._call(self._on_durable, batches)
+
+    def _call(self, callback: Callable[[Any], None], arg: Any) -> None:
+        try:
+            self._loop.call_soon_threadsafe(callback, arg)
+        except RuntimeError:  # the loop is closed: the control plane is going away
+            pass
