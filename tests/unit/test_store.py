@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 from pathlib import Path
 
 import pytest
 
 from orchestrator.api import errors
 from orchestrator.store import Change, Store
+from orchestrator.store.sqlite import StoreFailed
 
 
 def _cm(name: str, value: str = "v") -> dict:
@@ -82,3 +85,53 @@ def test_listeners_see_commits_in_order_and_failures_are_contained() -> None:
     unsubscribe()
     store.commit([Change("/configmaps", "default", "b", _cm("b"))])
     assert seen == [1]
+
+
+# -- the writer thread ------------------------------------------------------------------
+
+def test_with_a_writer_watchers_hear_only_of_durable_commits(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        store = Store(tmp_path / "s.db")
+        store.start_writer(asyncio.get_running_loop())
+        heard: list[int] = []
+        store.subscribe(lambda ev: heard.append(ev.revision))
+        for i in range(50):
+            store.commit([Change("/configmaps", "default", f"c{i}", _cm(f"c{i}"))])
+        assert store.revision == 50 and store.get("/configmaps", "default", "c49") is not None
+        assert heard == [] and store.durable_revision < 50  # published only once on disk
+        await store.wait_durable()
+        assert store.durable_revision == 50
+        await asyncio.sleep(0)
+        assert heard == list(range(1, 51))
+        assert [e.revision for e in store.events_since(45)] == [46, 47, 48, 49, 50]
+        other = sqlite3.connect(tmp_path / "s.db")
+        assert other.execute("SELECT count(*) FROM objects").fetchone() == (50,)
+        other.close()
+        store.commit([Change("/configmaps", "default", "last", _cm("last"))])
+        store.close()  # writes what is pending before it returns
+
+    asyncio.run(scenario())
+    again = Store(tmp_path / "s.db")
+    assert again.revision == 51 and again.get("/configmaps", "default", "last") is not None
+
+
+def test_a_failed_disk_write_stops_the_store(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        store = Store(tmp_path / "s.db")
+        store.start_writer(asyncio.get_running_loop())
+        store.commit([Change("/configmaps", "default", "a", _cm("a"))])
+        await store.wait_durable()
+        # Another process breaks the database under the store: the next write fails.
+        other = sqlite3.connect(tmp_path / "s.db")
+        other.execute("DROP TABLE events")
+        other.commit()
+        other.close()
+        store.commit([Change("/configmaps", "default", "b", _cm("b"))])
+        with pytest.raises(StoreFailed, match="failed disk write"):
+            await store.wait_durable()
+        with pytest.raises(StoreFailed):
+            store.commit([Change("/configmaps", "default", "c", _cm("c"))])
+        assert isinstance(StoreFailed("x"), errors.InternalError)  # a 500 Status for clients
+        store.close()
+
+    asyncio.run(scenario())
