@@ -38,7 +38,7 @@ typecheck: $(STAMP)
 	$(PY) -m mypy --strict orchestrator
 
 test: $(STAMP) browser lint typecheck
-	$(VENV)/bin/pytest -q -m "not bench" tests
+	$(VENV)/bin/pytest -q -m "not bench" --durations=15 tests
 
 bench: $(STAMP)
 	$(VENV)/bin/pytest -q -s -m bench tests/benchmarks

@@ -255,9 +255,12 @@ def test_ctrl_c_in_wait_leaves_the_job_running(control_plane: ControlPlane, clus
                                                tmp_path: Path) -> None:
     folder = script(tmp_path / "long", "long.py", "import time\ntime.sleep(600)\n")
     job = jobs.submit("python long.py", code=folder, cluster=cluster, name="long")
+    # As in a terminal: a suite started in the background by a shell inherits SIGINT ignored,
+    # and Python then never turns Ctrl-C into KeyboardInterrupt.
     waiter = subprocess.Popen([sys.executable, "-m", "daskhub_lite.cli", "job", "wait",
                                "--kubeconfig", control_plane.kubeconfig, "long"],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     wait_for(lambda: job.status().phase == "Running", timeout=30)
     assert waiter.stderr is not None
     first = ""
