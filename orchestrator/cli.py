@@ -32,7 +32,13 @@ def _alive(pid: int) -> bool:
         os.kill(pid, 0)
     except (ProcessLookupError, PermissionError):
         return False
-    return True
+    # An exited process its parent has not reaped yet (a notebook or a test that ran
+    # `up --foreground` as a child) still answers signal 0: it is a zombie, not alive.
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True  # no /proc (macOS): signal 0 is all there is
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
 def _running_pid(data_dir: Path) -> int | None:

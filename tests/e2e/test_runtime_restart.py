@@ -94,7 +94,9 @@ def test_down_leaves_no_pod_process(tmp_path: Path) -> None:
                 f"subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300)', "
                 f"'{marker}-child'])\n"
                 "time.sleep(300)")
-    apply(kubectl, pod("stubborn", node, py("main", stubborn, args=[marker])))
+    # It ignores SIGTERM, so `down` waits out its grace period, then kills it: 3 s, not 30.
+    apply(kubectl, pod("stubborn", node, py("main", stubborn, args=[marker]),
+                       terminationGracePeriodSeconds=3))
     apply(kubectl, pod("plain", node, py("main", "import time; time.sleep(300)",
                                          args=[marker])))
     wait_phase(kubectl, "stubborn", "Running")
