@@ -41,6 +41,7 @@ from typing import Any, Iterable
 import orjson
 
 from orchestrator.api.jsoncopy import json_copy
+from orchestrator.api.jsonio import Memo, exact_json
 from orchestrator.api.errors import BadRequest, Cause, Conflict
 from orchestrator.api.patch import FieldSchema, json_equal
 
@@ -271,18 +272,9 @@ def _element_rank(element: str) -> tuple[int, str]:
 
 # Encoded FieldsV1 by the exact set of paths, and the tracked fields of top-level values
 # (a pod's `spec`) by schema and exact JSON. The objects one controller writes share their
-# shape, and both walks are most of what a create costs. Bounded: the oldest go first.
-_MEMO_SIZE = 2048
-_ENCODED: dict[frozenset[Path], bytes] = {}
-_TRACKED_VALUES: dict[tuple[Any, Path, bytes], dict[Path, "_Leaf"]] = {}
-_PLAIN_JSON_ONLY = (orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_SUBCLASS
-                    | orjson.OPT_PASSTHROUGH_DATACLASS)
-
-
-def _remember(memo: dict[Any, Any], key: Any, value: Any) -> None:
-    if len(memo) >= _MEMO_SIZE:
-        del memo[next(iter(memo))]
-    memo[key] = value
+# shape, and both walks are most of what a create costs.
+_ENCODED: Memo[frozenset[Path], bytes] = Memo()
+_TRACKED_VALUES: Memo[tuple[Any, Path, bytes], dict[Path, "_Leaf"]] = Memo()
 
 
 def encode_fields(paths: Iterable[Path]) -> dict[str, Any]:
@@ -291,7 +283,7 @@ def encode_fields(paths: Iterable[Path]) -> dict[str, Any]:
     encoded = _ENCODED.get(owned)
     if encoded is None:
         encoded = orjson.dumps(_encode_fields(owned))
-        _remember(_ENCODED, owned, encoded)
+        _ENCODED.put(owned, encoded)
     return orjson.loads(encoded)  # type: ignore[no-any-return]
 
 
@@ -420,17 +412,16 @@ def _walk_remembered(value: Any, schema: FieldSchema | None, path: Path,
                      out: dict[Path, _Leaf]) -> None:
     """`_walk` of a top-level value, remembered by schema and exact JSON. The leaves hold
     the first equal value seen, which is only ever compared, never changed."""
-    try:
-        fingerprint = orjson.dumps(value, option=_PLAIN_JSON_ONLY)
-    except TypeError:
+    encoded = exact_json(value)
+    if encoded is None:
         _walk(value, schema, path, out)
         return
-    key = (schema, path, fingerprint)
+    key = (schema, path, encoded)
     found = _TRACKED_VALUES.get(key)
     if found is None:
         found = {}
         _walk(value, schema, path, found)
-        _remember(_TRACKED_VALUES, key, found)
+        _TRACKED_VALUES.put(key, found)
     out.update(found)
 
 

@@ -7,26 +7,20 @@ from typing import TypeVar
 
 import orjson
 
-T = TypeVar("T")
+from orchestrator.api.jsonio import exact_json
 
-# Anything that is not plain JSON (datetimes from YAML bodies, dict subclasses, dataclasses,
-# >64-bit ints, non-str keys) makes orjson raise TypeError and takes the Python walk instead.
-_PLAIN_JSON_ONLY = (orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_SUBCLASS
-                    | orjson.OPT_PASSTHROUGH_DATACLASS)
+T = TypeVar("T")
 
 
 def json_copy(value: T) -> T:
     """Copy dicts and lists all the way down; scalars (immutable) are shared.
 
-    Plain JSON goes through an orjson round trip, ~3x faster than the walk for a pod. Its two
+    Plain JSON (`exact_json`) goes through an orjson round trip, ~3x faster than the walk for a pod. Its two
     liberties are harmless for API objects: a tuple comes back a list, and a NaN float (which
     no JSON request body can carry: the server refuses it) would come back None."""
-    kind = type(value)
-    if kind is dict or kind is list:
-        try:
-            return orjson.loads(orjson.dumps(value, option=_PLAIN_JSON_ONLY))  # type: ignore[no-any-return]
-        except TypeError:
-            pass
+    encoded = exact_json(value)
+    if encoded is not None:
+        return orjson.loads(encoded)  # type: ignore[no-any-return]
     return _walk_copy(value)
 
 

@@ -9,9 +9,17 @@ orjson silently merges).
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import orjson
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+# Anything not plain JSON (datetimes from YAML bodies, dict subclasses, dataclasses, >64-bit
+# ints, non-str keys) makes orjson raise TypeError under these options: no exact JSON then.
+_PLAIN_JSON_ONLY = (orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_SUBCLASS
+                    | orjson.OPT_PASSTHROUGH_DATACLASS)
 
 
 def dumps(obj: Any) -> bytes:
@@ -33,3 +41,34 @@ def loads(data: bytes | bytearray | str) -> Any:
 
     Raises `ValueError` (`orjson.JSONDecodeError` is one) on malformed input."""
     return orjson.loads(data)
+
+
+def exact_json(value: Any) -> bytes | None:
+    """The exact JSON of a plain dict or list (a copy's source, or a memo key); None for
+    anything else, which callers then handle the slow way."""
+    if type(value) is not dict and type(value) is not list:
+        return None
+    try:
+        return orjson.dumps(value, option=_PLAIN_JSON_ONLY)
+    except TypeError:
+        return None
+
+
+class Memo(Generic[K, V]):
+    """Results remembered for values seen before (keyed by `exact_json` and the like),
+    bounded: past `size` entries the oldest goes first."""
+
+    def __init__(self, size: int = 2048) -> None:
+        self._size = size
+        self._items: dict[K, V] = {}
+
+    def get(self, key: K) -> V | None:
+        return self._items.get(key)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._items
+
+    def put(self, key: K, value: V) -> None:
+        if len(self._items) >= self._size:
+            del self._items[next(iter(self._items))]
+        self._items[key] = value

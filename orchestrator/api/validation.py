@@ -26,6 +26,7 @@ from orchestrator.api.errors import (
     not_supported,
     required,
 )
+from orchestrator.api.jsonio import Memo, exact_json
 from orchestrator.api.kinds import ResourceType
 from orchestrator.api.quantity import FORMAT_WRONG, QuantityError, parse_quantity
 from orchestrator.api.schemas import SchemaNode, object_meta
@@ -258,28 +259,9 @@ def _go_type(node: SchemaNode) -> str:
 
 # Top-level values (with their schema node) that validated clean, and what pruning made of
 # them. Keyed by the schema node itself (kept alive here, so its identity is never reused)
-# and the value's exact JSON. Bounded: the oldest entries go first.
-_MEMO_SIZE = 2048
-_CLEAN_VALUES: dict[tuple[SchemaNode, bool, bytes], None] = {}
-_PRUNED_VALUES: dict[tuple[SchemaNode, bytes], bytes] = {}
-# Only plain JSON has a fingerprint: YAML datetimes and the like are walked every time.
-_PLAIN_JSON_ONLY = (orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_SUBCLASS
-                    | orjson.OPT_PASSTHROUGH_DATACLASS)
-
-
-def _fingerprint(value: Any) -> bytes | None:
-    if type(value) is not dict and type(value) is not list:
-        return None
-    try:
-        return orjson.dumps(value, option=_PLAIN_JSON_ONLY)
-    except TypeError:
-        return None
-
-
-def _remember(memo: dict[Any, Any], key: Any, value: Any) -> None:
-    if len(memo) >= _MEMO_SIZE:
-        del memo[next(iter(memo))]
-    memo[key] = value
+# and the value's exact JSON; values that are not plain JSON are walked every time.
+_CLEAN_VALUES: Memo[tuple[SchemaNode, bool, bytes], bool] = Memo()
+_PRUNED_VALUES: Memo[tuple[SchemaNode, bytes], bytes] = Memo()
 
 
 class _Walker:
@@ -348,18 +330,18 @@ class _Walker:
         """`walk` a top-level field (a pod's `spec`), skipped when the very same value was
         found clean under the same schema before: the pods of one Deployment, Job or Dask
         worker group share their spec, and walking it is most of a create's validation."""
-        fingerprint = _fingerprint(value)
-        if fingerprint is None:
+        encoded = exact_json(value)
+        if encoded is None:
             self.walk(value, node, path, go, owner)
             return
-        key = (node, self.crd, fingerprint)
+        key = (node, self.crd, encoded)
         if key in _CLEAN_VALUES:
             return
         found = self.found
         before = (found.decode_error, len(found.unknown), len(found.causes))
         self.walk(value, node, path, go, owner)
         if (found.decode_error, len(found.unknown), len(found.causes)) == before:
-            _remember(_CLEAN_VALUES, key, None)
+            _CLEAN_VALUES.put(key, True)
 
     def _check_scalar(self, value: Any, node: SchemaNode, path: str) -> None:
         enum = node.enum
@@ -795,14 +777,14 @@ def _prune_value(value: Any, node: SchemaNode, top: bool = False) -> Any:
 def _prune_remembered(value: Any, node: SchemaNode) -> Any:
     """`_prune_value` of a top-level field (a pod's `spec`), remembered by value as
     `_Walker._walk_remembered` remembers clean ones."""
-    fingerprint = _fingerprint(value)
-    if fingerprint is None:
+    encoded = exact_json(value)
+    if encoded is None:
         return _prune_value(value, node)
-    key = (node, fingerprint)
+    key = (node, encoded)
     pruned = _PRUNED_VALUES.get(key)
     if pruned is None:
         pruned = orjson.dumps(_prune_value(value, node))
-        _remember(_PRUNED_VALUES, key, pruned)
+        _PRUNED_VALUES.put(key, pruned)
     return orjson.loads(pruned)
 
 

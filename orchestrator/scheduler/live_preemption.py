@@ -95,12 +95,7 @@ class Preemptor:
         md = pod["metadata"]
         log.info("preempting %s on %s for %s/%s", ", ".join(plan.victim_keys), plan.node,
                  md.get("namespace"), md.get("name"))
-        try:
-            await self.client.patch(PODS, md["name"],
-                                    {"status": {"nominatedNodeName": plan.node}},
-                                    md["namespace"], subresource="status")
-        except errors.APIError as exc:
-            log.debug("could not nominate %s: %s", _key(pod), exc)
+        if not await self._nominate(pod, plan.node):
             return False
         results = await asyncio.gather(*(self._evict(v.key, info, plan.node)
                                          for v in plan.victims))
@@ -130,20 +125,25 @@ class Preemptor:
         log.info("preempting %s for pod group of %s",
                  ", ".join(v.key for v, _ in plan.victims), infos[0].key)
         for member, decision in plan.placements:
-            md = raws[member.key]["metadata"]
-            try:
-                await self.client.patch(PODS, md["name"],
-                                        {"status": {"nominatedNodeName": decision.node}},
-                                        md["namespace"], subresource="status")
-            except errors.APIError as exc:
-                log.debug("could not nominate %s: %s", member.key, exc)
+            assert decision.node is not None
+            if not await self._nominate(raws[member.key], decision.node):
                 return False
-        beneficiary = {}
-        for member, decision in reversed(plan.placements):
-            beneficiary[decision.node] = member  # the first member placed on each node
+        # Each victim's Event names the first member placed on its node.
+        beneficiary = {d.node: m for m, d in reversed(plan.placements)}
         results = await asyncio.gather(*(self._evict(v.key, beneficiary[node], node)
                                          for v, node in plan.victims))
         return any(results)
+
+    async def _nominate(self, pod: dict[str, Any], node: str) -> bool:
+        """Set `status.nominatedNodeName`, as kube-scheduler does before evicting."""
+        md = pod["metadata"]
+        try:
+            await self.client.patch(PODS, md["name"], {"status": {"nominatedNodeName": node}},
+                                    md["namespace"], subresource="status")
+        except errors.APIError as exc:
+            log.debug("could not nominate %s: %s", _key(pod), exc)
+            return False
+        return True
 
     async def _evict(self, victim_key: str, preemptor: PodInfo, node: str) -> bool:
         ns, _, name = victim_key.partition("/")

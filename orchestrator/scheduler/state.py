@@ -170,11 +170,10 @@ class ClusterState:
         pods of the same or lower priority stay off the node (the `NominatedPods` filter)
         until the pod binds or its nomination goes, so the space it evicted for is not taken
         from under it."""
-        held = self.nodes.get(node_name)
-        if held is not None and held.nominees.get(pod_key) == priority:
+        node = self.nodes.get(node_name)
+        if node is not None and node.nominees.get(pod_key) == priority:
             return
         self.unnominate(pod_key)
-        node = self.nodes.get(node_name)
         if node is None:
             return
         self._change_nominees(node, {**node.nominees, pod_key: priority})

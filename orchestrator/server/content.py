@@ -129,10 +129,6 @@ def wants_metadata(request: web.Request) -> bool:
     ) == "meta.k8s.io"
 
 
-def dumps(obj: Any) -> str:
-    return jsonio.dumps_text(obj)
-
-
 def respond(
     obj: Any, status: int = 200, warnings: list[str] | None = None,
     content_type: str = JSON,

@@ -176,7 +176,7 @@ class Store:
     def commit(self, changes: Iterable[Change]) -> list[Event]:
         """Write the changes in one transaction; each gets the next revision."""
         if self._failed is not None:
-            raise StoreFailed(f"the store stopped after a failed disk write: {self._failed}")
+            raise self._stopped()
         events: list[Event] = []
         history: list[_Past] = []
         rows_put: list[tuple[str, str, str, int, str]] = []
@@ -192,12 +192,12 @@ class Store:
                     continue
                 obj = _with_revision(prev, revision)
                 etype = "DELETED"
-                data = _dumps(obj)
+                data = jsonio.dumps_text(obj)
                 rows_del.append(key)
             else:
                 obj = _with_revision(ch.obj, revision)
                 etype = "MODIFIED" if prev is not None else "ADDED"
-                data = _dumps(obj)
+                data = jsonio.dumps_text(obj)
                 rows_put.append((ch.resource, ch.namespace, ch.name, revision, data))
             history.append(_Past(revision, etype, ch.resource, ch.namespace, ch.name, data,
                                  prev_json))
@@ -243,14 +243,16 @@ class Store:
         self._failed = exc
         self._wake_waiters()
 
+    def _stopped(self) -> StoreFailed:
+        return StoreFailed(f"the store stopped after a failed disk write: {self._failed}")
+
     def _wake_waiters(self) -> None:
         keep = []
         for revision, future in self._waiters:
             if future.done():
                 continue
             if self._failed is not None:
-                future.set_exception(StoreFailed(
-                    f"the store stopped after a failed disk write: {self._failed}"))
+                future.set_exception(self._stopped())
             elif revision <= self.durable_revision:
                 future.set_result(None)
             else:
@@ -260,7 +262,7 @@ class Store:
     async def wait_durable(self) -> None:
         """Return once every commit made so far is on disk (at once without a writer)."""
         if self._failed is not None:
-            raise StoreFailed(f"the store stopped after a failed disk write: {self._failed}")
+            raise self._stopped()
         if self.durable_revision >= self.revision:
             return
         future = asyncio.get_running_loop().create_future()
@@ -325,10 +327,6 @@ class Store:
             self._writer.trim(self.oldest_revision)
         else:
             self._db.execute("DELETE FROM events WHERE revision <= ?", (self.oldest_revision,))
-
-
-def _dumps(obj: dict[str, Any]) -> str:
-    return jsonio.dumps_text(obj)
 
 
 def _with_revision(obj: dict[str, Any], revision: int) -> dict[str, Any]:

@@ -78,6 +78,13 @@ def wait_message(kubectl: Kubectl, name: str, timeout: float = 20) -> str:
                         timeout=timeout))
 
 
+def priority_classes(kubectl: Kubectl) -> None:
+    """batch-low (10) and interactive-high (1000), as a DaskHub would define them."""
+    apply(kubectl, *[{"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
+                      "metadata": {"name": name}, "value": value}
+                     for name, value in (("batch-low", 10), ("interactive-high", 1000))])
+
+
 @pytest.fixture(autouse=True)
 def clean(kubectl: Kubectl) -> Iterator[None]:
     yield
@@ -138,11 +145,7 @@ def test_a_cpu_pod_avoids_gpu_nodes_while_cpu_nodes_have_room(kubectl: Kubectl) 
 
 
 def test_preemption_evicts_lower_priority_pods_respecting_budgets(kubectl: Kubectl) -> None:
-    apply(kubectl,
-          {"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
-           "metadata": {"name": "batch-low"}, "value": 10},
-          {"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
-           "metadata": {"name": "interactive-high"}, "value": 1000})
+    priority_classes(kubectl)
     low = [pod(f"low-{i}", labels={"app": "guarded" if i < 4 else "batch"},
                priority_class="batch-low", gpu="1") for i in range(8)]
     apply(kubectl, *low)
@@ -175,11 +178,7 @@ HOLD = "daskhub-lite.io/test-hold"  # a finalizer: victims stay Terminating unti
 
 
 def test_the_node_a_pod_preempted_on_is_held_for_it(kubectl: Kubectl) -> None:
-    apply(kubectl,
-          {"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
-           "metadata": {"name": "batch-low"}, "value": 10},
-          {"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
-           "metadata": {"name": "interactive-high"}, "value": 1000})
+    priority_classes(kubectl)
     fill = [pod(f"fill-{i}", priority_class="batch-low", gpu="1") for i in range(8)]
     for obj in fill:
         obj["metadata"]["finalizers"] = [HOLD]
@@ -219,11 +218,7 @@ def test_the_node_a_pod_preempted_on_is_held_for_it(kubectl: Kubectl) -> None:
 
 
 def test_a_pod_group_of_higher_priority_preempts_as_a_whole(kubectl: Kubectl) -> None:
-    apply(kubectl,
-          {"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
-           "metadata": {"name": "batch-low"}, "value": 10},
-          {"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
-           "metadata": {"name": "interactive-high"}, "value": 1000})
+    priority_classes(kubectl)
     apply(kubectl, *[pod(f"batch-{i}", priority_class="batch-low", gpu="1") for i in range(7)])
     for i in range(7):
         wait_for(lambda i=i: node_of(kubectl, f"batch-{i}"), timeout=20)
