@@ -111,15 +111,27 @@ class ObjectService:
         self.store = store
         self.registry = registry
         self.clock = clock
+        # A custom resource's schema node by resource and version, with the CRD schema it was
+        # built from:
+        # nodes build their children once, so reusing one spares every later request that
+        # walk (and lets the validation memos, keyed by node, hit). A changed CRD brings a
+        # new schema dict, which rebuilds it.
+        self._crd_schemas: dict[tuple[str, str], tuple[Any, Any]] = {}
         for crd in store.objects(CRD_KEY):
             self._serve_crd(crd)
 
     # -- helpers -------------------------------------------------------------------------
 
     def schema(self, rt: ResourceType) -> Any:
-        if rt.custom:
-            return schemas.schema_from_openapi_v3(rt.crd_schema) if rt.crd_schema else None
-        return schemas.schema_for(rt.group, rt.version, rt.kind)
+        if not rt.custom:
+            return schemas.schema_for(rt.group, rt.version, rt.kind)
+        if not rt.crd_schema:
+            return None
+        cached = self._crd_schemas.get((rt.key, rt.version))
+        if cached is None or cached[0] is not rt.crd_schema:
+            cached = (rt.crd_schema, schemas.schema_from_openapi_v3(rt.crd_schema))
+            self._crd_schemas[(rt.key, rt.version)] = cached
+        return cached[1]
 
     def served(self, rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
         """The stored object as the requested version presents it."""
@@ -642,6 +654,8 @@ class ObjectService:
             ]
             if victims:
                 self.store.commit(victims)
+        for rt in self.registry.custom_types(name):
+            self._crd_schemas.pop((rt.key, rt.version), None)
         self.registry.set_custom(name, [])
 
 
