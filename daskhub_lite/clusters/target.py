@@ -169,8 +169,9 @@ def ensure_operator(kubeconfig: str | None, timeout: int = 180,
                     with_reaper: bool = False) -> None:
     """Install the dask-operator chart if its CRDs are missing (the chart command does it,
     through Helm's engine, so `helm ls` shows the release). `with_reaper` loads our idle
-    reaper into the operator's kopf process: only where the operator runs in this Python
-    environment (the embedded cluster); the public operator image lacks daskhub_lite."""
+    reaper and phase repair (`phase_kopf`) into the operator's kopf process: only where the
+    operator runs in this Python environment (the embedded cluster); the public operator
+    image lacks daskhub_lite."""
     if operator_installed(kr8s.api(kubeconfig=kubeconfig)):
         return
     cmd = [sys.executable, "-m", "daskhub_lite.cli", "install", OPERATOR_RELEASE,
@@ -179,7 +180,8 @@ def ensure_operator(kubeconfig: str | None, timeout: int = 180,
     if kubeconfig:
         cmd += ["--kubeconfig", kubeconfig]
     if with_reaper:
-        cmd += ["--set", "extraArgs={-m,daskhub_lite.clusters.reaper_kopf}"]
+        cmd += ["--set", "extraArgs={-m,daskhub_lite.clusters.reaper_kopf,"
+                         "-m,daskhub_lite.clusters.phase_kopf}"]
     log.info("installing the dask operator: %s", " ".join(cmd))
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode != 0:
