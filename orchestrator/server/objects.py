@@ -22,14 +22,13 @@ from orchestrator.api.kinds import (
     accepted_crd_status,
     resource_types_from_crd,
 )
+from orchestrator.api.rbac import UserInfo
 from orchestrator.api.selectors import parse_field_selector, parse_label_selector
 from orchestrator.server import allocation, namespaces
+from orchestrator.server.admission import Attributes, Chain, Operation, PluginContext
 from orchestrator.store import Change, Store
 
 log = logging.getLogger(__name__)
-# Classes every cluster has (kube-apiserver creates them at start-up).
-SYSTEM_PRIORITY_CLASSES = {"system-node-critical": 2000001000,
-                           "system-cluster-critical": 2000000000}
 
 CRD_KEY = "apiextensions.k8s.io/customresourcedefinitions"
 NAMESPACE_KEY = "/namespaces"
@@ -74,6 +73,8 @@ class WriteOptions:
     # Keys that appeared twice in the JSON body: a 400 under Strict, warnings under Warn.
     duplicates: list[str] = field(default_factory=list)
     for_patch: bool = False
+    # Who asked (admission plugins see it); None for the server's own writes.
+    user: UserInfo | None = None
 
     @property
     def manager(self) -> str:
@@ -90,6 +91,7 @@ class DeleteOptions:
     precondition_uid: str | None = None
     precondition_rv: str | None = None
     dry_run: bool = False
+    user: UserInfo | None = None
 
 
 @dataclass
@@ -107,10 +109,13 @@ class ObjectService:
         store: Store,
         registry: Registry,
         clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+        admission: Chain | None = None,
     ) -> None:
         self.store = store
         self.registry = registry
         self.clock = clock
+        self.admission = admission if admission is not None else Chain.build(
+            PluginContext(store))
         # A custom resource's schema node by resource and version, with the CRD schema it was
         # built from:
         # nodes build their children once, so reusing one spares every later request that
@@ -235,9 +240,14 @@ class ObjectService:
                 # handlers see `{"loadBalancer": {}}` on a new Service, as on a real cluster.
                 obj["status"] = json_copy(_INITIAL_STATUS[rt.key])
         defaults.apply_defaults(obj, rt)
+        attrs = self._admit(rt, Operation.CREATE, ns, md["name"], obj, None, "", opts)
         self._prepare_create(rt, obj)
         warnings, obj = self._validated(rt, obj, opts)
         md = obj["metadata"]
+        if attrs is not None:
+            attrs.obj = obj
+            self.admission.validate(attrs)
+            warnings += attrs.warnings
         if self.store.get(rt.key, ns if rt.namespaced else "", md["name"]) is not None:
             raise errors.AlreadyExists(
                 f'{rt.group_resource} "{md["name"]}" already exists',
@@ -304,34 +314,21 @@ class ObjectService:
             status = obj.setdefault("status", {})
             status.setdefault("phase", "Pending")
             status.setdefault("qosClass", allocation.qos_class(obj))
-            self._admit_priority(obj)
         elif rt.key == CRD_KEY:
             self._accept_crd(obj)
 
-    def _admit_priority(self, pod: dict[str, Any]) -> None:
-        """The Priority admission plugin: `spec.priority` (and `preemptionPolicy`) from the
-        pod's PriorityClass, or from the class marked `globalDefault`."""
-        spec = pod.setdefault("spec", {})
-        wanted = spec.get("priorityClassName")
-        classes = {pc["metadata"]["name"]: pc
-                   for pc in self.store.objects("scheduling.k8s.io/priorityclasses")}
-        for name, value in SYSTEM_PRIORITY_CLASSES.items():
-            classes.setdefault(name, {"metadata": {"name": name}, "value": value})
-        if wanted:
-            chosen = classes.get(wanted)
-            if chosen is None:
-                raise errors.Forbidden(
-                    f'pods "{pod["metadata"].get("name", "")}" is forbidden: no PriorityClass '
-                    f"with name {wanted} was found")
-        else:
-            defaults_ = [pc for pc in classes.values() if pc.get("globalDefault")]
-            if not defaults_:
-                return
-            chosen = min(defaults_, key=lambda pc: (int(pc.get("value", 0)), pc["metadata"]["name"]))
-            spec["priorityClassName"] = chosen["metadata"]["name"]
-        spec["priority"] = int(chosen.get("value", 0))
-        if chosen.get("preemptionPolicy"):
-            spec["preemptionPolicy"] = chosen["preemptionPolicy"]
+    def _admit(
+        self, rt: ResourceType, op: Operation, ns: str, name: str, obj: dict[str, Any] | None,
+        old: dict[str, Any] | None, subresource: str, opts: WriteOptions | DeleteOptions,
+    ) -> Attributes | None:
+        """The mutating admission phase; the Attributes for the validating one, or None when
+        no plugin handles this resource and operation (the common, cheap case)."""
+        if not self.admission.handles(rt.key, op):
+            return None
+        attrs = Attributes(rt, op, ns if rt.namespaced else "", name, obj, old, subresource,
+                           opts.user, opts.dry_run)
+        self.admission.admit(attrs)
+        return attrs
 
     # -- update --------------------------------------------------------------------------
 
@@ -410,9 +407,15 @@ class ObjectService:
     ) -> Result:
         if subresource != "status":
             defaults.apply_defaults(merged, rt)
-            if rt.key == "/services":
-                allocation.keep_cluster_ip(merged, current)
+        attrs = self._admit(rt, Operation.UPDATE, current["metadata"].get("namespace", ""),
+                            current["metadata"]["name"], merged, current, subresource, opts)
+        if subresource != "status" and rt.key == "/services":
+            allocation.keep_cluster_ip(merged, current)
         warnings, merged = self._validated(rt, merged, opts)
+        if attrs is not None:
+            attrs.obj = merged
+            self.admission.validate(attrs)
+            warnings += attrs.warnings
         md = merged["metadata"]
         cur_md = current["metadata"]
         md["resourceVersion"] = cur_md["resourceVersion"]
@@ -539,6 +542,9 @@ class ObjectService:
         ns = ns if rt.namespaced else ""
         current = self._current(rt, ns, name)
         cur_md = current["metadata"]
+        attrs = self._admit(rt, Operation.DELETE, ns, name, None, current, "", opts)
+        if attrs is not None:
+            self.admission.validate(attrs)
         if opts.precondition_uid and opts.precondition_uid != cur_md.get("uid"):
             raise errors.Conflict(
                 f"Precondition failed: UID in precondition: {opts.precondition_uid}, UID in "

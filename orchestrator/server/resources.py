@@ -330,6 +330,7 @@ def _write_options(request: web.Request, duplicates: list[str]) -> WriteOptions:
     return WriteOptions(
         field_manager=manager, dry_run=bool(dry_run), field_validation=field_validation,
         user_agent=request.headers.get("User-Agent", ""), duplicates=duplicates,
+        user=request.get("user"),
     )
 
 
@@ -359,7 +360,7 @@ async def _delete_options(request: web.Request) -> DeleteOptions:
         grace_period=grace_int, propagation=propagation,
         precondition_uid=pre.get("uid") if isinstance(pre, dict) else None,
         precondition_rv=pre.get("resourceVersion") if isinstance(pre, dict) else None,
-        dry_run=bool(dry),
+        dry_run=bool(dry), user=request.get("user"),
     )
 
 

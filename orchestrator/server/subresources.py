@@ -140,7 +140,8 @@ async def _scale(h: "ResourceHandlers", request: web.Request, t: "Target") -> we
     opts = WriteOptions(field_manager=request.query.get("fieldManager", ""),
                         dry_run=bool(request.query.getall("dryRun", [])),
                         field_validation="Ignore",
-                        user_agent=request.headers.get("User-Agent", ""))
+                        user_agent=request.headers.get("User-Agent", ""),
+                        user=request.get("user"))
     result = h.service.update(t.rt, ns, t.name, updated, opts)
     return content.respond(scale_of(h, t, result.obj))
 
@@ -211,7 +212,8 @@ async def _eviction(h: "ResourceHandlers", request: web.Request, t: "Target") ->
             )
     options = (body.value or {}).get("deleteOptions") if isinstance(body.value, dict) else None
     grace = options.get("gracePeriodSeconds") if isinstance(options, dict) else None
-    h.service.delete(t.rt, ns, t.name, DeleteOptions(grace_period=grace))
+    h.service.delete(t.rt, ns, t.name,
+                     DeleteOptions(grace_period=grace, user=request.get("user")))
     return _success()
 
 

@@ -1,0 +1,88 @@
+"""The admission chain: the registered plugins in their fixed order, and how a request runs
+through them.
+
+`ORDERED_PLUGINS` is the one registration point. Its order follows kube-apiserver's
+`AllOrderedPlugins` (pkg/kubeapiserver/options/plugins.go); a new plugin goes where
+Kubernetes puts it. Every mutating plugin (`admit`) runs, in this order, before the object
+is validated; every validating plugin (`validate`) runs after, in the same order.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+from orchestrator.server.admission import priority
+from orchestrator.server.admission.interfaces import (
+    Attributes,
+    MutationInterface,
+    Operation,
+    Plugin,
+    PluginContext,
+    ValidationInterface,
+)
+
+PluginFactory = Callable[[PluginContext], Plugin]
+
+# Kubernetes' order, of the plugins we have (with where the missing ones would go):
+#   NamespaceLifecycle   (ObjectService._check_namespace does its job today)
+#   LimitRanger          -> here
+#   ServiceAccount
+#   PodSecurity          -> here
+#   Priority
+#   DefaultTolerationSeconds, DefaultStorageClass, ...
+#   ResourceQuota        -> last, after every other validating plugin
+ORDERED_PLUGINS: list[tuple[str, PluginFactory]] = [
+    (priority.NAME, priority.Priority),
+]
+
+
+class Chain:
+    """Runs the plugins that handle a request. The plugin lists per (resource, operation)
+    are worked out once, so requests for resources no plugin handles cost a dict lookup."""
+
+    def __init__(self, plugins: Sequence[Plugin]) -> None:
+        self.plugins = list(plugins)
+        self._mutating: dict[tuple[str, Operation], list[MutationInterface]] = {}
+        self._validating: dict[tuple[str, Operation], list[ValidationInterface]] = {}
+
+    @classmethod
+    def build(cls, ctx: PluginContext,
+              factories: Sequence[tuple[str, PluginFactory]] | None = None) -> "Chain":
+        return cls([make(ctx) for _, make in
+                    (ORDERED_PLUGINS if factories is None else factories)])
+
+    def _select(self, key: str, op: Operation) -> tuple[list[MutationInterface],
+                                                        list[ValidationInterface]]:
+        wanted = [p for p in self.plugins if op in p.operations
+                  and (p.resources is None or key in p.resources)]
+        mutating = [p for p in wanted if isinstance(p, MutationInterface)]
+        validating = [p for p in wanted if isinstance(p, ValidationInterface)]
+        self._mutating[(key, op)] = mutating
+        self._validating[(key, op)] = validating
+        return mutating, validating
+
+    def handles(self, key: str, op: Operation) -> bool:
+        """Whether any plugin wants this (resource, operation): callers skip building
+        Attributes when none does."""
+        mutating = self._mutating.get((key, op))
+        if mutating is None:
+            mutating, validating = self._select(key, op)
+        else:
+            validating = self._validating[(key, op)]
+        return bool(mutating or validating)
+
+    def admit(self, attrs: Attributes) -> None:
+        """The mutating phase: each mutating plugin, in order; the first error rejects."""
+        plugins = self._mutating.get((attrs.resource.key, attrs.operation))
+        if plugins is None:
+            plugins = self._select(attrs.resource.key, attrs.operation)[0]
+        for plugin in plugins:
+            plugin.admit(attrs)
+
+    def validate(self, attrs: Attributes) -> None:
+        """The validating phase, on the object as it will be stored."""
+        plugins = self._validating.get((attrs.resource.key, attrs.operation))
+        if plugins is None:
+            plugins = self._select(attrs.resource.key, attrs.operation)[1]
+        for plugin in plugins:
+            plugin.validate(attrs)
