@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from daskhub_lite import demo, hub
+from daskhub_lite import demo, up
 from daskhub_lite.jobs import cli as jobs_cli
 from daskhub_lite.charts import commands as chart_commands
 from daskhub_lite.clusters import cli as clusters_cli
@@ -23,7 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     sub = parser.add_subparsers(dest="command", required=True)
     control_plane_cli.add_commands(sub)
-    hub.extend_up(sub)  # `up --hub`: the user layer installs DaskHub on the new cluster
+    up.extend_up(sub)  # the user layer's part of `up`: the dask operator, `--hub`
     chart_commands.add_commands(sub)
     clusters_cli.add_commands(sub)
     jobs_cli.add_commands(sub)

@@ -1,4 +1,4 @@
-"""`daskhub-lite up --hub`: the embedded control plane with DaskHub installed on it, then
+"""`daskhub-lite up --hub` (wired in `up.py`): DaskHub installed on the new cluster, then
 the hub's address and how to log in (the generated admin password is shown this once; it
 stays in the `<release>-hub` Secret).
 
@@ -12,8 +12,7 @@ import base64
 import subprocess
 import sys
 import time
-from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import yaml
 
@@ -25,28 +24,6 @@ NAMESPACE = "daskhub"
 
 class HubError(CLIError):
     """One line on stderr, as every CLI error."""
-
-
-def extend_up(sub: Any) -> None:
-    """Add `--hub` to the control plane's `up` and wrap its action."""
-    parser = sub.choices["up"]
-    parser.add_argument("--hub", action="store_true",
-                        help="install DaskHub (JupyterHub + Dask) and print how to log in")
-    start_up: Callable[[Any], int] = parser.get_default("func")
-
-    def up(args: Any) -> int:
-        if args.hub and args.foreground:
-            raise HubError("--hub starts the control plane in the background; "
-                           "drop --foreground")
-        code = int(start_up(args))
-        if code != 0 or not args.hub:
-            return code
-        from orchestrator.settings import default_data_dir
-
-        data_dir = Path(args.data_dir or default_data_dir())
-        return install_hub(str(data_dir / "kubeconfig"))
-
-    parser.set_defaults(func=up)
 
 
 def install_hub(kubeconfig: str, timeout: int = 300) -> int:

@@ -10,7 +10,6 @@ code (tests, notebooks, the CLI) can use it as a context manager:
 from __future__ import annotations
 
 import asyncio
-import base64
 import logging
 import os
 import secrets
@@ -130,8 +129,9 @@ class ControlPlane:
             "kind": "Config",
             "clusters": [{"name": CONTEXT_NAME, "cluster": {
                 "server": self.url,
-                "certificate-authority-data": base64.b64encode(
-                    Path(self.ca_file).read_bytes()).decode(),
+                # By path (as minikube writes it), not inline: kr8s and the `kubernetes`
+                # client copy inline CA data to a temporary file per connection and leave it.
+                "certificate-authority": str(Path(self.ca_file).resolve()),
             }}],
             "users": [{"name": CONTEXT_NAME, "user": {"token": self.token}}],
             "contexts": [{"name": CONTEXT_NAME, "context": {

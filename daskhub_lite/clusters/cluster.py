@@ -26,8 +26,8 @@ from distributed.deploy.cluster import Cluster
 from daskhub_lite.clusters import connect, kube, profiles, scaling, spec
 from daskhub_lite.clusters.adaptive import GroupAdaptive
 from daskhub_lite.clusters.reaper import heartbeat_interval
-from daskhub_lite.clusters.target import (Target, ingress_class, max_gpus_per_node,
-                                          operator_installed, resolve)
+from daskhub_lite.clusters.target import (Target, ensure_operator, ingress_class,
+                                          max_gpus_per_node, operator_installed, resolve)
 
 log = logging.getLogger(__name__)
 DEFAULT_GROUP = "default"
@@ -136,9 +136,14 @@ class DaskCluster(Cluster):
         assert self.profile is not None and self.namespace is not None
         await self._check_gpus(self.profile.gpus)
         if not await asyncio.to_thread(operator_installed, self.target.api()):  # type: ignore
-            raise RuntimeError("the dask operator is not installed on this cluster: run "
-                               "`daskhub-lite install dask-operator dask-operator "
-                               "-n dask-operator --create-namespace --wait`")
+            if not self.target.embedded:  # type: ignore[union-attr]
+                # Someone else's cluster: installing cluster-wide CRDs is its admin's call.
+                raise RuntimeError("the dask operator is not installed on this cluster: run "
+                                   "`daskhub-lite install dask-operator dask-operator "
+                                   "-n dask-operator --create-namespace --wait`")
+            self._say("installing the dask operator")
+            await asyncio.to_thread(ensure_operator, self.target.kubeconfig,  # type: ignore
+                                    with_reaper=True)
         klass = None
         if self.ingress is not False:
             klass = await asyncio.to_thread(ingress_class, self.target.api())  # type: ignore

@@ -295,6 +295,9 @@ class PodWorker:
     async def _start(self, spec: dict[str, Any], state: ContainerState) -> ctr.Running | None:
         base = ctr.injected_env(self.pod, *podfiles.api_host_port(self.ctx.client.credentials),
                                 self.kubeconfig, self.sa_dir)
+        # A container's temporary files are its own (an image's /tmp is), and go with the
+        # pod: never the host's temporary folder, which `daskhub-lite up` would leave full.
+        base["TMPDIR"] = str(self._private_folder("tmp"))
         if self.attachment is not None:
             base.update(self.attachment.env)
             base["DASKHUB_LITE_POD_IP"] = self.ip
@@ -490,7 +493,10 @@ class PodWorker:
         podfiles.remove(self.folder)
 
     def _workdir(self) -> Path:
-        folder = self.folder / "workdir"
+        return self._private_folder("workdir")
+
+    def _private_folder(self, name: str) -> Path:
+        folder = self.folder / name
         folder.mkdir(parents=True, exist_ok=True)
         return folder
 

@@ -4,7 +4,6 @@ needs to adopt the pod's live processes)."""
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import shutil
@@ -43,7 +42,9 @@ def write_credentials(folder: Path, credentials: Credentials, namespace: str) ->
     _write_private(sa / "namespace", namespace.encode())
     cluster: dict[str, Any] = {"server": credentials.server}
     if credentials.ca_data:
-        cluster["certificate-authority-data"] = base64.b64encode(credentials.ca_data).decode()
+        # By path, not inline: clients (kr8s, the `kubernetes` client) copy inline CA data to
+        # a temporary file per connection and never remove it.
+        cluster["certificate-authority"] = str(sa / "ca.crt")
     config = {
         "apiVersion": "v1", "kind": "Config",
         "clusters": [{"name": "daskhub-lite", "cluster": cluster}],

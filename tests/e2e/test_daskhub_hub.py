@@ -91,7 +91,7 @@ def _user_token(kernel: Kernel) -> dict[str, Any]:
     config = yaml.safe_load(out)
     cluster = config["clusters"][0]["cluster"]
     return {"server": cluster["server"], "token": config["users"][0]["user"]["token"],
-            "ca": base64.b64decode(cluster["certificate-authority-data"])}
+            "ca": Path(cluster["certificate-authority"]).read_bytes()}
 
 
 def test_wrong_password_gets_no_access(hub: Hub, kubectl: Kubectl) -> None:

@@ -30,3 +30,20 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- default "default" .Values.serviceAccount.name -}}
 {{- end -}}
 {{- end -}}
+
+{{/*
+A dask operator of another release, as "namespace/name", or "" when there is none. Two kopf
+operators watching every namespace would both reconcile each DaskCluster, so a release that
+finds one (`daskhub-lite up` installs one; DaskHub's chart brings its own) runs none itself.
+`lookup` answers nothing in `template` and dry runs: the Deployment is rendered there.
+*/}}
+{{- define "dask-operator.otherOperator" -}}
+{{- $found := "" -}}
+{{- range (lookup "apps/v1" "Deployment" "" "").items | default list -}}
+{{- $labels := .metadata.labels | default dict -}}
+{{- if and (not $found) (eq (get $labels "app.kubernetes.io/name") "dask-operator") (ne (get $labels "app.kubernetes.io/instance") $.Release.Name) -}}
+{{- $found = printf "%s/%s" .metadata.namespace .metadata.name -}}
+{{- end -}}
+{{- end -}}
+{{- $found -}}
+{{- end -}}
