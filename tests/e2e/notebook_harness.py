@@ -23,7 +23,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 ARTIFACTS = ROOT / "tests" / "artifacts"
-OPENB = ROOT.parent / "shared" / "data" / "openb"
 DEFAULT_TIMEOUT = 300.0
 # Seconds per notebook, whole notebook (kernel start to last cell), on 2 cores.
 TIMEOUTS = {"01-quickstart": 300.0, "02-gpu-placement": 120.0, "03-training-jobs": 300.0,
@@ -54,8 +53,10 @@ def kernel_spec(dest: Path, python: str, wrapper: list[str] | None = None) -> st
 def user_env(home: Path, python: str) -> dict[str, str]:
     """The environment of a user with no cluster: nothing points at one; PATH has `python`'s
     scripts first (as an activated environment would)."""
+    # OPENB_DIR would point the GPU notebook at a full trace: tests use the shipped slice.
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("KUBERNETES_", "PYTEST_", "JPY_")) and k != "KUBECONFIG"}
+           if not k.startswith(("KUBERNETES_", "PYTEST_", "JPY_"))
+           and k not in ("KUBECONFIG", "OPENB_DIR")}
     (home / "data").mkdir(parents=True, exist_ok=True)
     env.update({
         "DASKHUB_LITE_HOME": str(home / "data"),
@@ -65,8 +66,6 @@ def user_env(home: Path, python: str) -> dict[str, str]:
         "MPLBACKEND": "agg",
         "PYTHONUNBUFFERED": "1",
     })
-    if OPENB.is_dir():
-        env["OPENB_DIR"] = str(OPENB)
     return env
 
 

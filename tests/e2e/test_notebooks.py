@@ -23,6 +23,9 @@ from tests.e2e import notebook_harness
 
 ROOT = notebook_harness.ROOT
 BINDER = ROOT / "binder"
+# What a notebook prints that shows it read this checkout's own files: the GPU notebook replays
+# the trace slice shipped in data/openb/, never a trace from outside the repository.
+PRINTS = {"02-gpu-placement": f"trace: {ROOT / 'data' / 'openb'}\n"}
 
 
 @pytest.fixture(scope="module")
@@ -67,3 +70,6 @@ def test_notebook_runs_on_binder(notebook: Path, binder_python: str, tmp_path: P
         extra_env={"KUBERNETES_SERVICE_HOST": "10.0.0.1", "KUBERNETES_SERVICE_PORT": "443"})
     print(f"{result.name}: {result.seconds:.1f}s")
     assert result.returncode == 0, f"{result.name} failed:\n{result.log[-8000:]}"
+    expected = PRINTS.get(result.name, "")
+    assert expected in result.log, \
+        f"{result.name} did not print {expected!r}:\n{result.log[-4000:]}"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.scheduler.replay import build_workload, main
+from orchestrator.scheduler.replay import build_workload, main, replay_files
 from orchestrator.scheduler.trace import TraceError, TracePod, read_nodes, read_pods
 
 NODES = """sn,cpu_milli,memory_mib,gpu,model
@@ -24,6 +24,10 @@ t4-only,1000,1024,1,1000,T4,LS,Running,0,1,0
 cpu,2000,2048,0,0,,BE,Running,0,1,0
 too-many,1000,1024,2,1000,,LS,Running,0,1,0
 """
+
+
+# The slice of the openb trace shipped in the repository (data/openb/README.md).
+SLICE = Path(__file__).resolve().parents[2] / "data" / "openb"
 
 
 @pytest.fixture()
@@ -112,3 +116,16 @@ def test_every_policy_replays_the_small_trace(files: tuple[Path, Path], tmp_path
     assert main(["--nodes", str(nodes), "--pods", str(pods), "--policy", policy, "--seed", "3",
                  "--out", str(tmp_path / "o.csv")]) == 0
     assert json.loads(capsys.readouterr().out)["pods"] >= 6
+
+
+def test_the_shipped_slice_keeps_the_gpu_mix_and_shows_our_gain_over_best_fit() -> None:
+    nodes_csv, pods_csv = SLICE / "openb_node_list_gpu_node.csv", SLICE / "openb_pod_list_default.csv"
+    assert {n.model for n in read_nodes(nodes_csv)} == {"A10", "G2", "G3", "P100", "T4", "V100M16",
+                                                         "V100M32"}
+    pods = read_pods(pods_csv)
+    assert {p.num_gpu for p in pods} == {0, 1, 2, 4, 8}
+    assert any(p.num_gpu == 1 and p.gpu_milli < 1000 for p in pods)
+    # What notebooks/02-gpu-placement.ipynb shows, at its seed (the CLI's default, 42).
+    ratio = {policy: replay_files(nodes_csv, pods_csv, policy=policy)[1].gpu_alloc_ratio
+             for policy in ("bestfit", "hybrid")}
+    assert ratio["hybrid"] > ratio["bestfit"]
