@@ -6,6 +6,15 @@ match wins and Exact beats Prefix at equal length. Prefix matches whole path ele
 (`/a` matches `/a`, `/a/`, `/a/b`, never `/ab`). ImplementationSpecific is treated as
 Prefix. Two Ingresses claiming the same host, path and type: the older one (creation
 time, then namespace/name) keeps it, the other is reported as a conflict.
+
+Namespaces are tenants (one hub user each), so a path also claims what lies under it for its
+namespace: a route whose path is `/p` (Prefix) owns `/p` and everything below it on its hosts
+(a rule without a host: on every host), an Exact route owns its one path, and the root `/`
+owns only `/` itself (a catch-all, not a claim on the whole site). A request is served only by
+the namespace owning the oldest claim that covers it; a later route of another namespace
+inside that claim gets no route and a conflict. Without this, a user's Ingress for
+`/hub/login` (a longer path), or for the hub's host by name (host rules beat rules without a
+host), would take the hub's login page from the hub.
 """
 
 from __future__ import annotations
@@ -42,8 +51,13 @@ class RoutingTable:
 
     def match(self, host: str, path: str) -> Backend | None:
         host = host.split(":", 1)[0].lower()
+        # Routes are kept oldest first: the first claim covering the request names its owner.
+        owner = next((r.ingress[0] for r in self.routes
+                      if _host_rank(r.host, host) >= 0 and _claims(r, path)), None)
         best: tuple[tuple[int, int, int], Route] | None = None
         for route in self.routes:
+            if owner is not None and route.ingress[0] != owner:
+                continue
             host_rank = _host_rank(route.host, host)
             if host_rank < 0 or not _path_matches(route, path):
                 continue
@@ -70,6 +84,19 @@ def _path_matches(route: Route, path: str) -> bool:
     if not prefix:
         return True
     return path == prefix or path.startswith(prefix + "/")
+
+
+def _claims(route: Route, path: str) -> bool:
+    """Whether `path` lies in what the route owns for its namespace (see module docstring)."""
+    if route.path_type == "Exact" or not route.path.rstrip("/"):
+        return path == route.path
+    return _path_matches(route, path)
+
+
+def _covers_hosts(older: str, newer: str) -> bool:
+    """Every host the newer rule serves is one the older rule serves."""
+    return not older or older == newer or (
+        older.startswith("*.") and not newer.startswith("*.") and _host_rank(older, newer) > 0)
 
 
 def is_ours(ingress: dict[str, Any], default_class: bool) -> bool:
@@ -119,6 +146,15 @@ def build_table(ingresses: list[dict[str, Any]]) -> RoutingTable:
                         f"host {host or '*'!r} path {path!r} is already served by Ingress "
                         f"{owner[0]}/{owner[1]} (the older one wins)")
                     continue
+                route = Route(host, path, ptype, backend, key)
+                taken = next((r for r in routes if r.ingress[0] != key[0]
+                              and _covers_hosts(r.host, host) and _claims(r, path)), None)
+                if taken is not None:
+                    conflicts.setdefault(key, []).append(
+                        f"host {host or '*'!r} path {path!r} lies under path {taken.path!r} "
+                        f"of Ingress {taken.ingress[0]}/{taken.ingress[1]}, which namespace "
+                        f"{taken.ingress[0]} holds (the older one wins)")
+                    continue
                 claimed[(host, path, ptype)] = key
-                routes.append(Route(host, path, ptype, backend, key))
+                routes.append(route)
     return RoutingTable(routes, default, conflicts)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from typing import Any, Iterator
 
@@ -10,7 +11,9 @@ import aiohttp
 import pytest
 
 from orchestrator import ControlPlane
+from tests.conftest import Kubectl
 from tests.e2e.network_harness import NetworkHarness, http_get, http_json, poll
+from tests.tenants import make_tenant
 
 
 @pytest.fixture(scope="module")
@@ -100,6 +103,40 @@ def test_conflicting_host_path_older_wins_newer_gets_event(net: NetworkHarness) 
 
     assert "first" in poll(events)[0]["message"]
     assert http_get(f"{base}/", headers={"Host": "c.test"}) == "svc-a"
+
+
+def test_a_tenant_ingress_cannot_take_the_hubs_login_page(
+        net: NetworkHarness, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The attack: a user's Ingress for `/hub/login` (longer than the hub's path) or for the
+    hub's host by name (host rules beat rules without a host) captured the admin's password."""
+    net.apply(ingress("hub", [{"http": {"paths": [path("/", "svc-a"), path("/hub", "svc-a"),
+                                                  path("/user", "svc-a")]}}]))
+    admin = Kubectl(net.cp, tmp_path_factory.mktemp("kubectl-cache"))  # type: ignore[arg-type]
+    bob = make_tenant(net.cp, admin, "bob", tmp_path_factory.mktemp("bob"))
+    net.run_app_pod("phish-0", {"app": "phish"}, "phish", 8080, namespace="bob")
+    time.sleep(1.1)  # creation timestamps have one-second resolution: bob's are newer
+    service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "phish"},
+               "spec": {"selector": {"app": "phish"},
+                        "ports": [{"name": "web", "port": 80, "targetPort": "http"}]}}
+    login = ingress("login", [{"http": {"paths": [path("/hub/login", "phish", "Exact")]}},
+                              {"host": "127.0.0.1", "http": {"paths": [
+                                  path("/", "phish"), path("/blog", "phish")]}}])
+    bob.kubectl.run("apply", "-n", "bob", "-f", "-",
+                    input="\n---\n".join(json.dumps(o) for o in (service, login)))
+    base = f"http://127.0.0.1:{net.ingress.port}"
+
+    def conflicts() -> Any:
+        items, _ = net.call(net.client.list(net.client.resource("v1", "Event"), "bob"))
+        found = [e["message"] for e in items if e["involvedObject"]["name"] == "login"
+                 and e["reason"] == "HostPathConflict"]
+        return found if len(found) == 2 else None
+
+    assert all("default/hub" in message for message in poll(conflicts))
+    answer = lambda url, **kw: http_json(url, **kw)["answer"]  # noqa: E731
+    poll(lambda: answer(f"{base}/blog") == "phish")  # bob's own, unclaimed path works
+    assert answer(f"{base}/hub/login") == "svc-a"
+    assert answer(f"{base}/hub/login", headers={"Host": "127.0.0.1"}) == "svc-a"
+    assert http_get(f"{base}/", headers={"Host": "127.0.0.1"}) == "svc-a"
 
 
 def test_default_backend_and_missing_endpoints(net: NetworkHarness) -> None:

@@ -48,3 +48,54 @@ def test_class_ownership() -> None:
     assert is_ours({"spec": {"ingressClassName": "daskhub-lite"}}, False)
     assert is_ours({"spec": {}}, True) and not is_ours({"spec": {}}, False)
     assert not is_ours({"spec": {"ingressClassName": "nginx"}}, True)
+
+
+def in_ns(namespace: str, ingress: dict) -> dict:
+    ingress["metadata"]["namespace"] = namespace
+    return ingress
+
+
+HUB = in_ns("hub", ing("hub", "2024-01-01T00:00:00Z", [rule(
+    "", ("/", "Prefix", "proxy"), ("/hub", "Prefix", "proxy"), ("/user", "Prefix", "proxy"))]))
+
+
+def test_another_namespace_cannot_take_a_path_under_an_older_claim() -> None:
+    thief = in_ns("bob", ing("login", "2024-02-01T00:00:00Z", [rule(
+        "", ("/hub/login", "Exact", "phish"), ("/dask/bob/c", "Prefix", "dashboard"))]))
+    table = build_table([thief, HUB])
+    assert table.match("127.0.0.1:8080", "/hub/login").service == "proxy"
+    assert table.match("127.0.0.1", "/dask/bob/c/status").service == "dashboard"
+    [message] = table.conflicts[("bob", "login")]
+    assert "/hub/login" in message and "hub/hub" in message
+
+
+def test_a_host_rule_of_another_namespace_cannot_shadow_an_older_claim() -> None:
+    # Host rules beat rules without a host: naming the hub's host must not capture it.
+    thief = in_ns("bob", ing("site", "2024-02-01T00:00:00Z", [rule(
+        "127.0.0.1", ("/", "Prefix", "phish"), ("/hub", "Prefix", "phish"),
+        ("/blog", "Prefix", "blog"))]))
+    table = build_table([HUB, thief])
+    assert table.match("127.0.0.1", "/hub/login").service == "proxy"
+    assert table.match("127.0.0.1", "/user/alice/lab").service == "proxy"
+    assert table.match("127.0.0.1", "/").service == "proxy"  # the root is the hub's too
+    assert table.match("127.0.0.1", "/blog/post").service == "blog"  # unclaimed: served
+    assert len(table.conflicts[("bob", "site")]) == 2  # `/` and `/hub` refused
+
+
+def test_the_same_namespace_may_route_under_its_own_claim() -> None:
+    own = in_ns("hub", ing("api", "2024-02-01T00:00:00Z", [rule(
+        "", ("/hub/api", "Prefix", "api"))]))
+    table = build_table([HUB, own])
+    assert table.match("x", "/hub/api/users").service == "api"
+    assert table.match("x", "/hub/login").service == "proxy"
+    assert not table.conflicts
+
+
+def test_an_older_host_claim_leaves_a_newer_any_host_rule_its_other_hosts() -> None:
+    alice = in_ns("alice", ing("a", "2024-01-01T00:00:00Z", [rule(
+        "alice.test", ("/app", "Prefix", "alice"))]))
+    bob = in_ns("bob", ing("b", "2024-02-01T00:00:00Z", [rule("", ("/app", "Prefix", "bob"))]))
+    table = build_table([alice, bob])
+    assert table.match("alice.test", "/app/x").service == "alice"
+    assert table.match("bob.test", "/app/x").service == "bob"
+    assert not table.conflicts
