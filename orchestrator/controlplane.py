@@ -25,6 +25,9 @@ from orchestrator.api.kinds import Registry
 from orchestrator.eventloop import new_event_loop
 from orchestrator.settings import ALL_COMPONENTS, CONTEXT_NAME, default_data_dir
 from orchestrator.client import Client, Credentials
+from orchestrator.server.admission import Chain, PluginContext
+from orchestrator.server.admission import config as admission
+from orchestrator.server.admission.audit import AuditLog
 from orchestrator.server.app import APIServer
 from orchestrator.server.auth import Auth, load_signing_key
 from orchestrator.server.bootstrap import bootstrap
@@ -49,6 +52,7 @@ class ControlPlane:
         watch_history: int = 20_000,
         components: tuple[str, ...] = ALL_COMPONENTS,
         ingress_port: int | None = 0,
+        admission_config: str | os.PathLike[str] | dict[str, Any] | None = None,
     ) -> None:
         self.data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
         self.host = host
@@ -58,6 +62,9 @@ class ControlPlane:
         self.components = components
         # 0: any free port (tests run many control planes); `daskhub-lite up` asks for 8080.
         self.ingress_port = ingress_port
+        # kube-apiserver's AdmissionConfiguration (e.g. PodSecurity exemptions), checked now
+        # so that a bad one fails here, in one line.
+        self.admission = admission.load(admission_config)
         self.token = ""
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -168,7 +175,9 @@ class ControlPlane:
         components: list[Component] = []
         tasks: list[asyncio.Task[None]] = []
         try:
-            service = ObjectService(store, Registry())
+            chain = Chain.build(PluginContext(store, self.admission),
+                                audit=AuditLog(self.data_dir / "audit.log"))
+            service = ObjectService(store, Registry(), admission=chain)
             bootstrap(service)
             _, crt, key = ensure_certificates(self.data_dir / "pki")
             auth = Auth(store, self.token, load_signing_key(self.data_dir / "pki"))

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import Callable, Sequence
 
-from orchestrator.server.admission import priority
+from orchestrator.api import errors
+from orchestrator.server.admission import podsecurity, priority
 from orchestrator.server.admission.interfaces import (
     Attributes,
     MutationInterface,
@@ -22,16 +23,19 @@ from orchestrator.server.admission.interfaces import (
 )
 
 PluginFactory = Callable[[PluginContext], Plugin]
+# Told how admission ended for each request a plugin annotated (the audit log).
+AuditSink = Callable[[Attributes, "errors.APIError | None"], None]
 
 # Kubernetes' order, of the plugins we have (with where the missing ones would go):
 #   NamespaceLifecycle   (ObjectService._check_namespace does its job today)
 #   LimitRanger          -> here
 #   ServiceAccount
-#   PodSecurity          -> here
+#   PodSecurity
 #   Priority
 #   DefaultTolerationSeconds, DefaultStorageClass, ...
 #   ResourceQuota        -> last, after every other validating plugin
 ORDERED_PLUGINS: list[tuple[str, PluginFactory]] = [
+    (podsecurity.NAME, podsecurity.PodSecurity),
     (priority.NAME, priority.Priority),
 ]
 
@@ -40,16 +44,18 @@ class Chain:
     """Runs the plugins that handle a request. The plugin lists per (resource, operation)
     are worked out once, so requests for resources no plugin handles cost a dict lookup."""
 
-    def __init__(self, plugins: Sequence[Plugin]) -> None:
+    def __init__(self, plugins: Sequence[Plugin], audit: AuditSink | None = None) -> None:
         self.plugins = list(plugins)
+        self.audit = audit
         self._mutating: dict[tuple[str, Operation], list[MutationInterface]] = {}
         self._validating: dict[tuple[str, Operation], list[ValidationInterface]] = {}
 
     @classmethod
     def build(cls, ctx: PluginContext,
-              factories: Sequence[tuple[str, PluginFactory]] | None = None) -> "Chain":
+              factories: Sequence[tuple[str, PluginFactory]] | None = None,
+              audit: AuditSink | None = None) -> "Chain":
         return cls([make(ctx) for _, make in
-                    (ORDERED_PLUGINS if factories is None else factories)])
+                    (ORDERED_PLUGINS if factories is None else factories)], audit)
 
     def _select(self, key: str, op: Operation) -> tuple[list[MutationInterface],
                                                         list[ValidationInterface]]:
@@ -76,13 +82,26 @@ class Chain:
         plugins = self._mutating.get((attrs.resource.key, attrs.operation))
         if plugins is None:
             plugins = self._select(attrs.resource.key, attrs.operation)[0]
-        for plugin in plugins:
-            plugin.admit(attrs)
+        try:
+            for plugin in plugins:
+                plugin.admit(attrs)
+        except errors.APIError as err:
+            self._audit(attrs, err)
+            raise
 
     def validate(self, attrs: Attributes) -> None:
         """The validating phase, on the object as it will be stored."""
         plugins = self._validating.get((attrs.resource.key, attrs.operation))
         if plugins is None:
             plugins = self._select(attrs.resource.key, attrs.operation)[1]
-        for plugin in plugins:
-            plugin.validate(attrs)
+        try:
+            for plugin in plugins:
+                plugin.validate(attrs)
+        except errors.APIError as err:
+            self._audit(attrs, err)
+            raise
+        self._audit(attrs, None)
+
+    def _audit(self, attrs: Attributes, error: errors.APIError | None) -> None:
+        if self.audit is not None and attrs.audit_annotations:
+            self.audit(attrs, error)
