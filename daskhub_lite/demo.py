@@ -80,6 +80,9 @@ class Demo:
     data_dir: Path
     keep: bool
     ingress_port: int
+    # The temporary folder of everything the demo starts (the daemon, its pods, the CLI):
+    # empty again at tear-down, or the demo names what was left in it.
+    tmp_dir: Path
     steps: list[Step] = field(default_factory=list)
     facts: dict[str, Any] = field(default_factory=dict)
 
@@ -114,7 +117,7 @@ class Demo:
     # -- the steps -----------------------------------------------------------------------
 
     def cli(self, *args: str, timeout: float = 600, quiet: bool = False) -> str:
-        env = {**os.environ, "KUBECONFIG": self.kubeconfig}
+        env = {**os.environ, "KUBECONFIG": self.kubeconfig, "TMPDIR": str(self.tmp_dir)}
         # From the data dir: pods without a workingDir start in the daemon's folder, and the
         # user server's files (the training code it writes) belong there, not in the checkout.
         proc = subprocess.run([sys.executable, "-m", "daskhub_lite.cli", *args], env=env,
@@ -181,7 +184,10 @@ class Demo:
             time.sleep(0.5)
         if left:
             raise RuntimeError(f"{len(left)} process(es) of the cluster still running: {left}")
-        return "control plane stopped; no process of it left"
+        litter = sorted(p.name for p in self.tmp_dir.iterdir())
+        if litter:
+            raise RuntimeError(f"{len(litter)} temporary file(s) left: {', '.join(litter[:5])}")
+        return "control plane stopped; no process or temporary file of it left"
 
     # -- the report ----------------------------------------------------------------------
 
@@ -301,10 +307,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    data_dir = Path(args.data_dir or tempfile.mkdtemp(prefix="daskhub-lite-demo-")).resolve()
+    scratch = Path(tempfile.mkdtemp(prefix="daskhub-lite-demo-")).resolve()
+    data_dir = Path(args.data_dir).resolve() if args.data_dir else scratch / "data"
     data_dir.mkdir(parents=True, exist_ok=True)
+    (scratch / "tmp").mkdir()
     port = args.ingress_port if _port_free(args.ingress_port) else _free_port()
-    demo = Demo(data_dir=data_dir, keep=args.keep, ingress_port=port)
+    demo = Demo(data_dir=data_dir, keep=args.keep, ingress_port=port, tmp_dir=scratch / "tmp")
     started = time.perf_counter()
     try:
         demo.step("start the control plane", demo.up)
@@ -324,8 +332,8 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if not args.keep and demo.ok("start the control plane"):
             demo.step("tear down", demo.down)
-        if not args.keep and not args.data_dir:
-            shutil.rmtree(data_dir, ignore_errors=True)
+        if not args.keep:
+            shutil.rmtree(scratch, ignore_errors=True)
     demo.summary(time.perf_counter() - started)
     return 1 if any(s.status != "ok" for s in demo.steps) else 0
 
