@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from daskhub_lite import demo, up
+from daskhub_lite import argparsing, demo, up
 from daskhub_lite.jobs import cli as jobs_cli
 from daskhub_lite.charts import commands as chart_commands
 from daskhub_lite.clusters import cli as clusters_cli
@@ -17,7 +17,7 @@ from orchestrator import cli as control_plane_cli
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = argparsing.ArgumentParser(  # usage errors are one line, as every CLI error
         prog="daskhub-lite", description="Dask on Kubernetes for data scientists."
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")

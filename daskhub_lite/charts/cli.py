@@ -16,7 +16,7 @@ from typing import Any, Callable
 import helm_python as helm
 import yaml
 
-from . import locate, output, repos, values, waiting
+from . import engine, locate, output, repos, values, values_tree, waiting
 from .errors import ChartError, from_helm, one_line
 
 Handler = Callable[[argparse.Namespace], int]
@@ -62,14 +62,18 @@ def _user_values(args: argparse.Namespace) -> dict[str, Any]:
     return values.load(args.values or [], args.set or [], args.set_string or [])
 
 
-def _check_values(chart: helm.Chart, user: dict[str, Any]) -> None:
-    """Schema errors name the key (Helm's message); unknown keys are warned about."""
+def _check_values(chart: helm.Chart, user: dict[str, Any], path: Any) -> None:
+    """Schema errors name the key (Helm's message); keys that no chart of the release
+    (the chart, its subcharts, `global`) reads are warned about."""
     try:
         chart.validate_schema(chart.merge_values(user))
     except helm.HelmValuesError as err:
         raise ChartError(f"values don't meet the chart's schema: {one_line(str(err))}") from err
-    for key in values.unknown_keys(chart.values, user):
-        _err(f"warning: {key} is not a value of chart {chart.name}; ignored by its templates")
+    if not user:
+        return
+    for unread in values.unread_keys(values_tree.load(path), user):
+        _err(f"warning: {unread.path} is not a value of chart {unread.chart}; ignored by its "
+             "templates")
 
 
 def _wait_mode(args: argparse.Namespace) -> str | None:
@@ -111,10 +115,11 @@ def cmd_install(args: argparse.Namespace) -> int:
         if name is None:
             name = f"{chart.name}-{int(time.time())}"
         helm.validate_release_name(name)
-        _check_values(chart, user)
+        _check_values(chart, user, path)
         with _config(args) as cfg:
-            release = _run_with_progress(args, chart, name, user, lambda: cfg.install(
-                chart, name, user, namespace=args.namespace, timeout=args.timeout,
+            release = _run_with_progress(args, chart, name, user, lambda: engine.install(
+                cfg, chart, name, user, sub_notes=_sub_notes(args),
+                namespace=args.namespace, timeout=args.timeout,
                 wait=_wait_mode(args), create_namespace=args.create_namespace,
                 dry_run="client" if args.dry_run else None, description=args.description))
     _print_release(release)
@@ -125,25 +130,34 @@ def cmd_install(args: argparse.Namespace) -> int:
 def cmd_upgrade(args: argparse.Namespace) -> int:
     user = _user_values(args)
     with locate.resolve(args.chart, args.version) as path, helm.Chart.load(path) as chart:
-        _check_values(chart, user)
+        _check_values(chart, user, path)
         with _config(args) as cfg:
             exists = _release_exists(cfg, args.release)
             if not exists and not args.install:
                 raise ChartError(f'"{args.release}" has no deployed releases')
             if not exists:
                 print(f'Release "{args.release}" does not exist. Installing it now.')
-                release = _run_with_progress(args, chart, args.release, user, lambda: cfg.install(
-                    chart, args.release, user, namespace=args.namespace, timeout=args.timeout,
-                    wait=_wait_mode(args), create_namespace=args.create_namespace))
+                release = _run_with_progress(
+                    args, chart, args.release, user, lambda: engine.install(
+                        cfg, chart, args.release, user, sub_notes=_sub_notes(args),
+                        namespace=args.namespace, timeout=args.timeout,
+                        wait=_wait_mode(args), create_namespace=args.create_namespace))
             else:
-                release = _run_with_progress(args, chart, args.release, user, lambda: cfg.upgrade(
-                    chart, args.release, user, namespace=args.namespace, timeout=args.timeout,
-                    wait=_wait_mode(args), reuse_values=args.reuse_values,
-                    reset_values=args.reset_values, cleanup_on_fail=args.cleanup_on_fail,
-                    rollback_on_failure=args.atomic))
+                release = _run_with_progress(
+                    args, chart, args.release, user, lambda: engine.upgrade(
+                        cfg, chart, args.release, user, sub_notes=_sub_notes(args),
+                        namespace=args.namespace, timeout=args.timeout,
+                        wait=_wait_mode(args), reuse_values=args.reuse_values,
+                        reset_values=args.reset_values, cleanup_on_fail=args.cleanup_on_fail,
+                        rollback_on_failure=args.atomic))
                 print(f'Release "{args.release}" has been upgraded. Happy Helming!')
     _print_release(release)
     return 0
+
+
+def _sub_notes(args: argparse.Namespace) -> bool:
+    """Helm's --render-subchart-notes (added to install/upgrade by commands_packaging)."""
+    return bool(getattr(args, "render_subchart_notes", False))
 
 
 def _release_exists(cfg: helm.Config, name: str) -> bool:
@@ -233,7 +247,7 @@ def cmd_template(args: argparse.Namespace) -> int:
     name = args.name if args.chart is not None else "release-name"
     ref = args.chart if args.chart is not None else args.name
     with locate.resolve(ref, args.version) as path, helm.Chart.load(path) as chart:
-        _check_values(chart, user)
+        _check_values(chart, user, path)
         rendered = chart.render(user, name=name, namespace=args.namespace or "default",
                                 is_install=True)
     for source in sorted(rendered):

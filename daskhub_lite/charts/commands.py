@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from . import cli
+from . import cli, commands_packaging
 
 SubParsers = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
@@ -132,6 +132,7 @@ def add_commands(sub: Any) -> None:
     p.add_argument("-l", "--versions", action="store_true", help="every version")
     p.set_defaults(func=cli.cmd_search_repo)
 
+    commands_packaging.add_commands(sub)  # package, dependency, repo index
     _add_release_status(sub)
 
 

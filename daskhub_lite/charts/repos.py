@@ -141,6 +141,12 @@ def remove(names: list[str]) -> None:
         (paths.repository_cache() / f"{name}-index.yaml").unlink(missing_ok=True)
 
 
+def refresh(repo: Repo) -> None:
+    """Download `repo`'s index into the cache (for repositories not in the configuration
+    too: `dependency update` caches the ones Chart.yaml names by URL)."""
+    _cache_index(repo, _fetch_index(repo))
+
+
 def update(names: list[str] | None = None) -> list[Repo]:
     selected = [get(n) for n in names] if names else repos()
     if not selected:

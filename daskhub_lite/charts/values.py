@@ -1,8 +1,9 @@
 """User values: `-f` files and `--set`/`--set-string`, merged the way Helm merges them, and
-warnings for keys the chart does not define."""
+warnings for keys that no chart of the release reads (the chart, its subcharts, `global`)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from .errors import ChartError, one_line
 _FREE_FORM_PARENTS = {"annotations", "labels", "nodeSelector", "resources", "limits",
                       "requests", "config", "extraConfig", "extraEnv", "podAnnotations",
                       "podLabels", "affinity", "securityContext", "podSecurityContext",
-                      "global", "kubespawner_override"}
+                      "kubespawner_override"}
 
 
 def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -68,4 +69,58 @@ def unknown_keys(defaults: dict[str, Any], values: dict[str, Any], prefix: str =
         elif (isinstance(value, dict) and isinstance(defaults[key], dict) and defaults[key]
               and key not in _FREE_FORM_PARENTS):
             found.extend(unknown_keys(defaults[key], value, path + "."))
+    return found
+
+
+@dataclass(frozen=True)
+class ValuesTree:
+    """A chart's default values and its subcharts', keyed as the parent's values address
+    them (the dependency's alias, else its name)."""
+
+    chart: str
+    defaults: dict[str, Any]
+    subcharts: dict[str, ValuesTree] = field(default_factory=dict)
+
+    def globals(self) -> dict[str, Any]:
+        """`global` as any chart of the tree declares it (every chart reads every global)."""
+        merged: dict[str, Any] = {}
+        for sub in self.subcharts.values():
+            merged = deep_merge(merged, sub.globals())
+        own = self.defaults.get("global")
+        return deep_merge(merged, own) if isinstance(own, dict) else merged
+
+
+@dataclass(frozen=True)
+class Unread:
+    path: str   # dotted, from the release's top
+    chart: str  # the chart whose values it would be
+
+
+def unread_keys(tree: ValuesTree, values: dict[str, Any]) -> list[Unread]:
+    """User values that no chart in `tree` reads: keys under a subchart's key are checked
+    against that subchart's defaults (with the parent's overrides), recursively, and keys
+    under `global` against the globals of the whole tree."""
+    return _walk(tree, values, "", tree.globals(), tree.chart)
+
+
+def _walk(tree: ValuesTree, values: dict[str, Any], prefix: str, globals_: dict[str, Any],
+          root: str) -> list[Unread]:
+    found: list[Unread] = []
+    for key, value in values.items():
+        path = f"{prefix}{key}"
+        if key == "global":
+            if isinstance(value, dict):
+                found += [Unread(p, root) for p in unknown_keys(globals_, value, path + ".")]
+            continue
+        sub = tree.subcharts.get(key)
+        if sub is not None:
+            if isinstance(value, dict):
+                override = tree.defaults.get(key)
+                merged = ValuesTree(sub.chart, deep_merge(
+                    sub.defaults, override if isinstance(override, dict) else {}),
+                    sub.subcharts)
+                found += _walk(merged, value, path + ".", globals_, root)
+            continue
+        found += [Unread(p, tree.chart) for p in unknown_keys(tree.defaults, {key: value},
+                                                              prefix)]
     return found

@@ -37,6 +37,9 @@ log = logging.getLogger(__name__)
 
 INGRESSES = next(rt for rt in BUILTIN_TYPES if rt.plural == "ingresses")
 CLASSES = next(rt for rt in BUILTIN_TYPES if rt.plural == "ingressclasses")
+# The address every Ingress of our class gets, also on the IngressClass: a chart's NOTES can
+# `lookup` it while its own Ingress does not exist yet (NOTES render before install).
+ADDRESS_ANNOTATION = "daskhub-lite.io/ingress-address"
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
               "trailer", "transfer-encoding", "upgrade", "host", "content-length"}
 
@@ -139,7 +142,23 @@ class IngressController:
         return ours is not None and ((ours["metadata"].get("annotations") or {}).get(
             DEFAULT_CLASS_ANNOTATION) == "true")
 
+    def _address(self) -> str:
+        return f"{self.host if self.host != '0.0.0.0' else '127.0.0.1'}:{self.port}"
+
+    async def _publish_address(self) -> None:
+        ours = self.classes.get("", CLASS_NAME)
+        if ours is None:
+            return
+        wanted = self._address() if self.serving else None
+        if (ours["metadata"].get("annotations") or {}).get(ADDRESS_ANNOTATION) != wanted:
+            try:
+                await self.client.patch(CLASSES, CLASS_NAME, {"metadata": {"annotations": {
+                    ADDRESS_ANNOTATION: wanted}}})
+            except errors.APIError as exc:
+                log.debug("ingressclass %s: address not written: %s", CLASS_NAME, exc)
+
     async def sync(self) -> None:
+        await self._publish_address()
         default = self._default_class()
         owned = [i for i in self.ingresses.items() if is_ours(i, default)]
         self.table = build_table(owned)

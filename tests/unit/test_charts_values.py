@@ -26,6 +26,41 @@ def test_values_file_errors(tmp_path: Path) -> None:
         values.load([str(bad)], [], [])
 
 
+def test_unread_keys_follow_subcharts_aliases_and_globals() -> None:
+    operator = values.ValuesTree("dask-operator", {"image": {"tag": ""}, "replicas": 1,
+                                                   "global": {"imageRegistry": ""}})
+    gateway = values.ValuesTree("dask-gateway", {"gateway": {"auth": {"type": "simple"}}})
+    hub = values.ValuesTree("jupyterhub", {"proxy": {"service": {"type": "ClusterIP"}}},
+                            {"gateway": gateway})
+    tree = values.ValuesTree("daskhub", {"rbac": {"create": True},
+                                         "dask-operator": {"enabled": True}},
+                             {"dask-operator": operator, "jupyterhub": hub})
+    user = {
+        "jupyterhub": {"proxy": {"service": {"type": "NodePort"}, "secretToken": "x"},
+                       "gateway": {"gateway": {"auth": {"type": "jupyterhub"}}, "typo": 1}},
+        "dask-operator": {"enabled": False, "image": {"tag": "1", "tga": "2"}},
+        "global": {"imageRegistry": "r.example", "nosuch": 1},
+        "rbac": {"create": False},
+        "stray": 1,
+    }
+    found = [(u.path, u.chart) for u in values.unread_keys(tree, user)]
+    assert found == [
+        ("jupyterhub.proxy.secretToken", "jupyterhub"),
+        ("jupyterhub.gateway.typo", "dask-gateway"),
+        ("dask-operator.image.tga", "dask-operator"),
+        ("global.nosuch", "daskhub"),
+        ("stray", "daskhub"),
+    ]
+
+
+def test_unread_keys_without_subcharts_match_unknown_keys() -> None:
+    defaults = {"worker": {"replicas": 1}, "proxy": {"port": 80}}
+    user = {"worker": {"replica": 2}, "jupyterhub": {"proxy": {"service": {}}}}
+    tree = values.ValuesTree("dask", defaults)
+    assert [u.path for u in values.unread_keys(tree, user)] == \
+        values.unknown_keys(defaults, user) == ["worker.replica", "jupyterhub"]
+
+
 def test_unknown_keys() -> None:
     defaults = {"worker": {"replicas": 1, "resources": {}}, "nodeSelector": {}}
     user = {"worker": {"replicas": 2, "replica": 3, "resources": {"limits": {"cpu": 1}}},

@@ -49,3 +49,64 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- .generate -}}
 {{- end -}}
 {{- end -}}
+
+{{/*
+The hub's URL for NOTES, or "" while no address is known. NOTES render before the release's
+objects exist, so the address comes from, in order: the Ingress itself (upgrades); the
+IngressClass (daskhub-lite's embedded controller publishes its address there, in the
+annotation daskhub-lite.io/ingress-address); another Ingress of the same class that has
+one (one controller, one address). `ingress.host` replaces the address's host. `lookup`
+answers nothing in `template` and dry runs.
+*/}}
+{{- define "daskhub.url" -}}
+{{- $address := "" -}}
+{{- $own := lookup "networking.k8s.io/v1" "Ingress" .Release.Namespace (include "daskhub.fullname" .) | default dict -}}
+{{- with dig "status" "loadBalancer" "ingress" list $own -}}
+{{- $address = include "daskhub.lbAddress" (first .) -}}
+{{- end -}}
+{{- $class := .Values.ingress.className -}}
+{{- if not $class -}}
+{{- range (lookup "networking.k8s.io/v1" "IngressClass" "" "").items | default list -}}
+{{- if eq (dig "metadata" "annotations" "ingressclass.kubernetes.io/is-default-class" "" .) "true" -}}
+{{- $class = .metadata.name -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- if and (not $address) $class -}}
+{{- $ingressClass := lookup "networking.k8s.io/v1" "IngressClass" "" $class | default dict -}}
+{{- $address = dig "metadata" "annotations" "daskhub-lite.io/ingress-address" "" $ingressClass -}}
+{{- end -}}
+{{- if and (not $address) $class -}}
+{{- range (lookup "networking.k8s.io/v1" "Ingress" "" "").items | default list -}}
+{{- $lb := dig "status" "loadBalancer" "ingress" list . -}}
+{{- if and (not $address) $lb (eq (dig "spec" "ingressClassName" "" .) $class) -}}
+{{- $address = include "daskhub.lbAddress" (first $lb) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- $scheme := ternary "https" "http" (not (empty .Values.ingress.tls)) -}}
+{{- $host := .Values.ingress.host -}}
+{{- $port := "" -}}
+{{- if $address -}}
+{{- $parts := splitList ":" $address -}}
+{{- $host = $host | default (first $parts) -}}
+{{- if gt (len $parts) 1 -}}{{- $port = last $parts -}}{{- end -}}
+{{- end -}}
+{{- if or (and (eq $scheme "http") (eq $port "80")) (and (eq $scheme "https") (eq $port "443")) -}}
+{{- $port = "" -}}
+{{- end -}}
+{{- if $host -}}
+{{- printf "%s://%s%s%s" $scheme $host (ternary (printf ":%s" $port) "" (ne $port "")) .Values.ingress.path -}}
+{{- end -}}
+{{- end -}}
+
+{{/* One status.loadBalancer.ingress entry as "host[:port]". */}}
+{{- define "daskhub.lbAddress" -}}
+{{- $host := get . "ip" | default (get . "hostname") -}}
+{{- $ports := get . "ports" | default list -}}
+{{- if $ports -}}
+{{- printf "%s:%v" $host (get (first $ports) "port") -}}
+{{- else -}}
+{{- $host -}}
+{{- end -}}
+{{- end -}}
