@@ -164,7 +164,10 @@ def exec_context(run: Running) -> tuple[list[str], dict[str, str], str]:
             cwd = ""
     prefix: list[str] = []
     if run.instance.record.mount_mode == "bind" and pid:
-        prefix = ["nsenter", "-t", str(pid), "-m", "--"]
+        # The container's own root and working directory: its mount points exist only in its
+        # namespace, and its root may be a copy it chrooted into (see mountpoints.py).
+        prefix = ["nsenter", "-t", str(pid), "-m", "-r", "-w", "--"]
+        cwd = ""
     return prefix, env, cwd
 
 

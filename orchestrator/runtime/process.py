@@ -142,6 +142,11 @@ async def launch(spec: dict[str, Any], instance_dir: Path, bind_mounts: bool) ->
     spec = dict(spec)
     spec["exitFile"] = str(instance_dir / "exit.json")
     spec["startFile"] = str(instance_dir / "start.json")
+    if bind_mounts:
+        # Where the shim builds the tmpfs copies that hold mount points missing on the host,
+        # and the namespace it must not be in when it mounts (see mountpoints.py).
+        spec["mountStage"] = str(instance_dir / "mounts")
+        spec["hostMountNamespace"] = os.readlink("/proc/self/ns/mnt")
     for stale in (spec["exitFile"], spec["startFile"]):
         Path(stale).unlink(missing_ok=True)
     spec_path = instance_dir / "spec.json"

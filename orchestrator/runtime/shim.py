@@ -6,8 +6,9 @@ adopt running containers: the shim, not the control plane, owns the container's 
 its output to the log file in the CRI format (`<RFC3339Nano> stdout|stderr F|P <text>`, which
 gives `timestamps` and `sinceSeconds` for free), and records the exit code in a file.
 
-Before starting the command it joins the pod's cgroup, applies bind mounts (when started in a
-private mount namespace by `unshare`), and sets rlimits in the child only.
+Before starting the command it joins the pod's cgroup, makes the volume mounts (when started
+in a private mount namespace by `unshare`; see mountpoints.py), and sets rlimits in the child
+only.
 """
 
 from __future__ import annotations
@@ -21,6 +22,11 @@ import sys
 import threading
 import time
 from typing import Any, BinaryIO
+
+if __package__:  # imported by the control plane (for this file's path) or by tests
+    from orchestrator.runtime import mountpoints
+else:  # run as `python -S shim.py`: the sibling file, without the control plane's package
+    import mountpoints  # type: ignore[import-not-found, no-redef]
 
 _CHUNK = 16384
 
@@ -70,20 +76,6 @@ def write_json(path: str, data: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
-def apply_mounts(mounts: list[dict[str, Any]]) -> None:
-    for m in mounts:
-        src, dst = m["source"], m["target"]
-        if os.path.isdir(src):
-            os.makedirs(dst, exist_ok=True)
-        elif not os.path.exists(dst):
-            os.makedirs(os.path.dirname(dst), exist_ok=True)
-            open(dst, "a").close()
-        subprocess.run(["mount", "--bind", src, dst], check=True, capture_output=True)
-        if m.get("readOnly"):
-            subprocess.run(["mount", "-o", "remount,bind,ro", dst], check=True,
-                           capture_output=True)
-
-
 def child_setup(rlimits: dict[str, int]) -> Any:
     def setup() -> None:
         for name, value in rlimits.items():
@@ -109,10 +101,10 @@ def main(spec_path: str) -> int:
         if spec.get("cgroup"):
             with open(os.path.join(spec["cgroup"], "cgroup.procs"), "w") as fh:
                 fh.write(str(os.getpid()))
-        apply_mounts(spec.get("mounts") or [])
-    except (OSError, subprocess.CalledProcessError) as exc:
-        detail = getattr(exc, "stderr", b"") or b""
-        message = f"failed to prepare the container: {exc} {detail.decode(errors='replace')}"
+        mountpoints.apply(spec.get("mounts") or [], spec.get("mountStage") or "",
+                          spec.get("hostMountNamespace") or "")
+    except (OSError, mountpoints.MountError) as exc:
+        message = f"failed to prepare the container: {exc}"
         out.line("stderr", message.encode())
         write_json(exit_file, {"exitCode": 128, "reason": "StartError", "message": message,
                                "finishedAt": time.time()})

@@ -6,7 +6,8 @@ claim that outlives pods (`<data>/volumes/pvc/<ns>/<claim>`). Then, per containe
 
 - `bind`: where this process may create mount namespaces (root here), the shim runs in a
   private mount namespace (`unshare -m`) and bind-mounts each folder at its `mountPath`, so
-  the program sees the real paths. Mount points missing on the host are created (empty);
+  the program sees the real paths. Mount points missing on the host are made inside that
+  namespace only, never on the host's filesystem (see mountpoints.py);
 - `rewrite`: elsewhere, occurrences of each `mountPath` in `command`, `args` and env values are
   replaced by the folder's path.
 """
@@ -66,8 +67,9 @@ class MountPlan:
 
 @functools.lru_cache(maxsize=1)
 def mount_namespaces_available() -> bool:
-    """Whether `unshare -m` + `mount --bind` work for this process (root with the tools)."""
-    if os.geteuid() != 0 or not shutil.which("unshare") or not shutil.which("mount"):
+    """Whether `unshare -m` works for this process (root with util-linux); the shim then
+    mounts with mount(2) itself."""
+    if os.geteuid() != 0 or not shutil.which("unshare"):
         return False
     try:
         probe = subprocess.run(["unshare", "-m", "--propagation", "private", "true"],
