@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from orchestrator import eventloop
+from orchestrator import datadir, eventloop
 from orchestrator.settings import ALL_COMPONENTS, default_data_dir
 
 
@@ -69,9 +69,20 @@ def _healthy(url: str, data_dir: Path) -> bool:
         return False
 
 
+def _last_line(path: Path) -> str:
+    try:
+        lines = path.read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    return lines[-1].removeprefix("error: ") if lines else ""
+
+
 def up(data_dir: Path, port: int, foreground: bool, nodes: str | None,
        ingress_port: int = 8080, components: str = ",".join(ALL_COMPONENTS)) -> int:
-    data_dir.mkdir(parents=True, exist_ok=True)
+    datadir.prepare(data_dir)
+    holder = datadir.holder(data_dir)
+    if holder is not None:  # a live plane (daemon, notebook, paused or not) holds it
+        raise CLIError(str(datadir.DataDirInUse(data_dir, holder)))
     if _running_pid(data_dir) is not None:
         raise CLIError(f"a control plane is already running for {data_dir}; "
                        "run 'daskhub-lite down' first")
@@ -83,9 +94,15 @@ def up(data_dir: Path, port: int, foreground: bool, nodes: str | None,
                            f"{', '.join(ALL_COMPONENTS)} or none")
         from orchestrator.controlplane import ControlPlane
 
+        # This process is the control plane: all it writes (db, logs, keys) is private.
+        # Containers get the usual 022 back in the shim.
+        os.umask(0o077)
         cp = ControlPlane(data_dir=data_dir, port=port, nodes=nodes, ingress_port=ingress_port,
                           components=wanted)
-        cp.start()
+        try:
+            cp.start()
+        except (RuntimeError, TimeoutError) as exc:
+            raise CLIError(str(exc)) from None
         pid_file, _ = _paths(data_dir)
         pid_file.write_text(str(os.getpid()))
         print(f"control plane ready at {cp.url}")
@@ -106,13 +123,16 @@ def up(data_dir: Path, port: int, foreground: bool, nodes: str | None,
            "--components", components]
     if nodes:
         cmd += ["--nodes", nodes]
-    with open(log_file, "ab") as log:
+    with open(os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab") as log:
+        os.fchmod(log.fileno(), 0o600)
         proc = subprocess.Popen(cmd, stdout=log, stderr=log, stdin=subprocess.DEVNULL,
                                 start_new_session=True)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise CLIError(f"the control plane exited at start-up; see {log_file}")
+            why = _last_line(log_file)
+            raise CLIError(f"the control plane exited at start-up: {why or 'no reason given'}"
+                           f" (see {log_file})")
         if kubeconfig.exists() and kubeconfig.stat().st_mtime_ns != before:
             url = _server_url(data_dir)
             if url and _healthy(url, data_dir):

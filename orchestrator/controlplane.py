@@ -22,6 +22,7 @@ from aiohttp import web
 
 from orchestrator import controllers, network, runtime, scheduler
 from orchestrator.api.kinds import Registry
+from orchestrator.datadir import DataDirLock, prepare, private_file
 from orchestrator.eventloop import new_event_loop
 from orchestrator.settings import ALL_COMPONENTS, CONTEXT_NAME, default_data_dir
 from orchestrator.client import Client, Credentials
@@ -29,11 +30,12 @@ from orchestrator.server.admission import Chain, PluginContext
 from orchestrator.server.admission import config as admission
 from orchestrator.server.admission.audit import AuditLog
 from orchestrator.server.app import APIServer
+from orchestrator.server.limits import ServerLimits, TLSSite
 from orchestrator.server.auth import Auth, load_signing_key
 from orchestrator.server.bootstrap import bootstrap
 from orchestrator.server.objects import ObjectService
 from orchestrator.server.tls import ensure_certificates, server_context
-from orchestrator.store import Store
+from orchestrator.store import DEFAULT_HISTORY_BYTES, Store
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +52,8 @@ class ControlPlane:
         port: int = 0,
         nodes: Any = None,
         watch_history: int = 20_000,
+        watch_history_bytes: int | None = None,
+        limits: ServerLimits | None = None,
         components: tuple[str, ...] = ALL_COMPONENTS,
         ingress_port: int | None = 0,
         admission_config: str | os.PathLike[str] | dict[str, Any] | None = None,
@@ -59,6 +63,11 @@ class ControlPlane:
         self.port = port
         self.nodes = nodes
         self.watch_history = watch_history
+        # None: DASKHUB_LITE_WATCH_HISTORY_BYTES, else 64 MiB (see store/sqlite.py).
+        self.watch_history_bytes = watch_history_bytes or _env_int(
+            "DASKHUB_LITE_WATCH_HISTORY_BYTES", DEFAULT_HISTORY_BYTES)
+        # None: kube-apiserver's numbers, each overridable from the environment.
+        self.limits = limits or ServerLimits.from_env()
         self.components = components
         # 0: any free port (tests run many control planes); `daskhub-lite up` asks for 8080.
         self.ingress_port = ingress_port
@@ -73,6 +82,8 @@ class ControlPlane:
         self._ready = threading.Event()
         self._stopped = threading.Event()
         self._error: BaseException | None = None
+        self._lock = DataDirLock(self.data_dir)
+        self._stop_event = asyncio.Event()  # bound to no loop until awaited (3.10+)
 
     # -- public --------------------------------------------------------------------------
 
@@ -89,15 +100,23 @@ class ControlPlane:
         return str(self.data_dir / "kubeconfig")
 
     def start(self, timeout: float = 30.0) -> "ControlPlane":
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.token = self._load_token()
-        self._thread = threading.Thread(target=self._run, name="controlplane", daemon=True)
-        self._thread.start()
-        if not self._ready.wait(timeout):
-            raise TimeoutError("control plane did not become ready")
-        if self._error is not None:
-            raise RuntimeError(f"control plane failed to start: {self._error}") from self._error
-        self._write_kubeconfig()
+        # First of all: a second plane on this data dir refuses before touching anything
+        # (DataDirInUse names the pid holding it).
+        self._lock.acquire()
+        try:
+            self.token = self._load_token()
+            self._thread = threading.Thread(target=self._run, name="controlplane",
+                                            daemon=True)
+            self._thread.start()
+            if not self._ready.wait(timeout):
+                raise TimeoutError("control plane did not become ready")
+            if self._error is not None:
+                raise RuntimeError(f"control plane failed to start: {self._error}"
+                                   ) from self._error
+            self._write_kubeconfig()
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def stop(self) -> None:
@@ -106,7 +125,10 @@ class ControlPlane:
             loop.call_soon_threadsafe(self._stop_event.set)
         if self._thread is not None:
             self._thread.join(timeout=30)
+            if self._thread.is_alive():
+                return  # still shutting down: it keeps the data dir until it is gone
         self._thread = None
+        self._lock.release()
 
     def wait(self) -> None:
         """Block until the control plane stops (for `up --foreground`)."""
@@ -168,8 +190,9 @@ class ControlPlane:
             self._stopped.set()
 
     async def _serve(self) -> None:
-        self._stop_event = asyncio.Event()
-        store = Store(self.data_dir / "state.db", history=self.watch_history)
+        private_file(self.data_dir / "state.db")
+        store = Store(self.data_dir / "state.db", history=self.watch_history,
+                      history_bytes=self.watch_history_bytes)
         store.start_writer(asyncio.get_running_loop())
         self._store = store
         components: list[Component] = []
@@ -180,13 +203,14 @@ class ControlPlane:
             service = ObjectService(store, Registry(), admission=chain)
             bootstrap(service)
             _, crt, key = ensure_certificates(self.data_dir / "pki")
+            prepare(self.data_dir / "pki")  # 0700, as the data dir
             auth = Auth(store, self.token, load_signing_key(self.data_dir / "pki"))
-            server = APIServer(service, self.token, auth)
+            server = APIServer(service, self.token, auth, self.limits)
             runner = web.AppRunner(server.app, access_log=None, handler_cancellation=True,
                                    shutdown_timeout=1.0)
             await runner.setup()
-            site = web.TCPSite(runner, self.host, self.port, reuse_address=True,
-                               ssl_context=server_context(crt, key))
+            site = TLSSite(runner, self.host, self.port, server_context(crt, key),
+                           self.limits)
             await site.start()
             sockets = getattr(site._server, "sockets", None) or []
             if sockets:
@@ -231,6 +255,13 @@ class ControlPlane:
         if "controllers" in self.components:
             out += controllers.build(client)
         return out
+
+
+def _env_int(name: str, default: int) -> int:
+    try:
+        return int(os.environ.get(name) or default)
+    except ValueError:
+        return default
 
 
 class Component(Protocol):

@@ -3,6 +3,8 @@
 Order: an explicit kubeconfig; else the current context of `$KUBECONFIG`/`~/.kube/config` if
 it answers; else a control plane `daskhub-lite up` left running in the data dir; else the
 embedded control plane, started on demand in this process (it stops with the process).
+Never a second control plane on a data dir a live one holds (a paused or overloaded daemon
+that does not answer in time): two on one store corrupt it, so that is an error instead.
 """
 
 from __future__ import annotations
@@ -130,6 +132,9 @@ def resolve(kubeconfig: str | None = None, namespace: str | None = None,
                                   " does not answer")
     if not start:
         raise ConnectionError("no Kubernetes cluster answers and none may be started here")
+    held_by = _holder(_data_dir())
+    if held_by is not None:
+        raise _in_use(_data_dir(), held_by)
     cp = start_embedded()
     return Target(cp.kubeconfig, None, namespace or "default", True, True)
 
@@ -138,6 +143,21 @@ def _data_dir() -> Path:
     from orchestrator.settings import default_data_dir
 
     return default_data_dir()
+
+
+def _holder(data_dir: Path) -> int | None:
+    from orchestrator.datadir import holder
+
+    return holder(data_dir)
+
+
+def _in_use(data_dir: Path, pid: int) -> ConnectionError:
+    who = f"pid {pid}" if pid else "another process"
+    return ConnectionError(
+        f"the control plane of {who} holds the data dir {data_dir} but did not answer within "
+        f"{REACHABLE_TIMEOUT:g}s (stopped or overloaded?); resume it, or stop it with "
+        f"'daskhub-lite down --data-dir {data_dir}': no second control plane is started on "
+        "the same data dir")
 
 
 def _pod_namespace() -> str:
@@ -151,9 +171,13 @@ def start_embedded() -> Any:
     with _embedded_lock:
         if _embedded is None:
             from orchestrator import ControlPlane
+            from orchestrator.datadir import DataDirInUse
 
             log.info("no cluster configured: starting the embedded control plane")
-            _embedded = ControlPlane(data_dir=_data_dir()).start()
+            try:
+                _embedded = ControlPlane(data_dir=_data_dir()).start()
+            except DataDirInUse as exc:  # taken between the check and the start
+                raise _in_use(_data_dir(), exc.pid or 0) from None
             ensure_operator(_embedded.kubeconfig, with_reaper=True)
         return _embedded
 

@@ -8,7 +8,10 @@ Tunables (environment, read at build time), mostly for fast tests:
 `DASKHUB_LITE_BACKOFF_BASE_SECONDS` (CrashLoopBackOff base, 10),
 `DASKHUB_LITE_BACKOFF_MAX_SECONDS` (its cap, 300),
 `DASKHUB_LITE_SHUTDOWN_GRACE_SECONDS` (longest grace per pod when the control plane stops, 10),
-`DASKHUB_LITE_SIMULATED_LEASE_SECONDS` (lease renewal period of simulated nodes, 40).
+`DASKHUB_LITE_SIMULATED_LEASE_SECONDS` (lease renewal period of simulated nodes, 40),
+`DASKHUB_LITE_CONTAINER_LOG_MAX_BYTES` / `DASKHUB_LITE_CONTAINER_LOG_MAX_FILES` (log rotation,
+kubelet's containerLogMaxSize 10Mi and containerLogMaxFiles 5),
+`DASKHUB_LITE_EVICTION_SECONDS` (how often ephemeral-storage use is checked, kubelet's 10).
 """
 
 from __future__ import annotations
@@ -57,6 +60,10 @@ class NodeAgents:
         self.backoff_base = _env_float("DASKHUB_LITE_BACKOFF_BASE_SECONDS", 10.0)
         self.backoff_cap = _env_float("DASKHUB_LITE_BACKOFF_MAX_SECONDS", 300.0)
         self.shutdown_grace = _env_float("DASKHUB_LITE_SHUTDOWN_GRACE_SECONDS", 10.0)
+        self.log_max_bytes = int(_env_float("DASKHUB_LITE_CONTAINER_LOG_MAX_BYTES",
+                                            10 * 1024 * 1024))
+        self.log_max_files = max(2, int(_env_float("DASKHUB_LITE_CONTAINER_LOG_MAX_FILES", 5)))
+        self.eviction_period = _env_float("DASKHUB_LITE_EVICTION_SECONDS", 10.0)
         self._ready = asyncio.Event()
         self._failed: BaseException | None = None
 
@@ -78,8 +85,10 @@ class NodeAgents:
             ctx = NodeContext(self.client, EventRecorder(self.client, "kubelet",
                                                          entry.spec.name),
                               entry.spec.name, self.data_dir, entry.allocatable, bind,
-                              self.backoff_base, self.backoff_cap, self.pod_network)
-            self.process_nodes.append(ProcessNode(ctx, self.shutdown_grace))
+                              self.backoff_base, self.backoff_cap, self.pod_network,
+                              self.log_max_bytes, self.log_max_files)
+            self.process_nodes.append(ProcessNode(ctx, self.shutdown_grace,
+                                                  self.eviction_period))
         if simulated_specs:
             self.simulated = SimulatedNodes(self.client, {s.name for s in simulated_specs})
         return list(self.process_nodes) + ([self.simulated] if self.simulated else [])

@@ -14,16 +14,18 @@ from typing import Any
 
 from orchestrator.api import errors
 from orchestrator.client import Informer
-from orchestrator.runtime import podfiles, process
+from orchestrator.runtime import eviction, podfiles, process
 from orchestrator.runtime.pod import PODS, NodeContext, PodWorker
 
 log = logging.getLogger(__name__)
 
 
 class ProcessNode:
-    def __init__(self, ctx: NodeContext, shutdown_grace: float = 10.0) -> None:
+    def __init__(self, ctx: NodeContext, shutdown_grace: float = 10.0,
+                 eviction_period: float = 10.0) -> None:
         self.ctx = ctx
         self.shutdown_grace = shutdown_grace
+        self.eviction_period = eviction_period
         self.informer = Informer(ctx.client, PODS, None,
                                  field_selector=f"spec.nodeName={ctx.node_name}")
         self.informer.add_handler(self._on_event)
@@ -35,7 +37,29 @@ class ProcessNode:
         return self.ctx.node_name
 
     async def run(self) -> None:
-        await self.informer.run()
+        monitor = asyncio.ensure_future(self._monitor_storage())
+        try:
+            await self.informer.run()
+        finally:
+            monitor.cancel()
+
+    async def _monitor_storage(self) -> None:
+        """kubelet's eviction manager for local ephemeral storage (see eviction.py)."""
+        while True:
+            await asyncio.sleep(self.eviction_period)
+            for worker in list(self.workers.values()):
+                if self._stopping or not worker.evictable():
+                    continue
+                try:
+                    usage = await asyncio.to_thread(eviction.measure, worker.pod,
+                                                    worker.folder)
+                except OSError as exc:
+                    log.debug("pod %s/%s: cannot measure its storage: %s",
+                              worker.namespace, worker.name, exc)
+                    continue
+                message = eviction.decide(worker.pod, usage)
+                if message and worker.evictable():
+                    worker.evict(message)
 
     async def wait_synced(self) -> None:
         await self.informer.wait_synced()

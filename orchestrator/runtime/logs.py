@@ -4,10 +4,11 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import AsyncIterator, Callable, Mapping
+from typing import AsyncIterator, BinaryIO, Callable, Mapping
 
 _FOLLOW_POLL = 0.2
 
@@ -127,25 +128,66 @@ async def stream_log(path: Path, options: LogOptions, running: Callable[[], bool
     if not options.follow:
         return
     pending = b""
-    while True:
-        if options.limit_bytes is not None and sent >= options.limit_bytes:
-            return
-        alive = running()
+    follower = _Follower(path, offset)
+    try:
+        while True:
+            if options.limit_bytes is not None and sent >= options.limit_bytes:
+                return
+            alive = running()
+            new = follower.read()
+            lines, pending = _split_complete(pending + new)
+            records = [r for r in (parse_line(line) for line in lines) if r is not None]
+            if records:
+                chunk, at_start = render(records, options, at_start)
+                if options.limit_bytes is not None:
+                    chunk = chunk[:options.limit_bytes - sent]
+                sent += len(chunk)
+                yield chunk
+            if not alive and not new:
+                return
+            await asyncio.sleep(_FOLLOW_POLL)
+    finally:
+        follower.close()
+
+
+class _Follower:
+    """Reads what is appended to a log, across rotations: when the path names a new file
+    (the shim rotated it), the rest of the old one is read, then the new one from its
+    start, as kubelet's follow does."""
+
+    def __init__(self, path: Path, offset: int) -> None:
+        self.path = path
+        self.fh: BinaryIO | None = None
         try:
-            with open(path, "rb") as fh:
-                fh.seek(offset)
-                new = fh.read()
+            self.fh = open(path, "rb")
+            self.fh.seek(offset)
         except FileNotFoundError:
-            new = b""
-        offset += len(new)
-        lines, pending = _split_complete(pending + new)
-        records = [r for r in (parse_line(line) for line in lines) if r is not None]
-        if records:
-            chunk, at_start = render(records, options, at_start)
-            if options.limit_bytes is not None:
-                chunk = chunk[:options.limit_bytes - sent]
-            sent += len(chunk)
-            yield chunk
-        if not alive and not new:
-            return
-        await asyncio.sleep(_FOLLOW_POLL)
+            pass
+
+    def _rotated(self) -> bool:
+        try:
+            current = os.stat(self.path)
+        except FileNotFoundError:
+            return False
+        if self.fh is None:
+            return True
+        mine = os.fstat(self.fh.fileno())
+        return (mine.st_ino, mine.st_dev) != (current.st_ino, current.st_dev)
+
+    def read(self) -> bytes:
+        new = self.fh.read() if self.fh is not None else b""
+        if self._rotated():
+            if self.fh is not None:
+                new += self.fh.read()
+                self.fh.close()
+            try:
+                self.fh = open(self.path, "rb")
+                new += self.fh.read()
+            except FileNotFoundError:
+                self.fh = None
+        return new
+
+    def close(self) -> None:
+        if self.fh is not None:
+            self.fh.close()
+            self.fh = None

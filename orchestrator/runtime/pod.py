@@ -20,7 +20,7 @@ from orchestrator.api import errors
 from orchestrator.api.kinds import BUILTIN_TYPES
 from orchestrator.client import Client, EventRecorder
 from orchestrator.runtime import container as ctr
-from orchestrator.runtime import limits, podfiles, process
+from orchestrator.runtime import eviction, limits, podfiles, process
 from orchestrator.runtime.probes import ProbeLoop
 from orchestrator.runtime.status import (
     HOST_IP,
@@ -50,6 +50,9 @@ class NodeContext:
     backoff_base: float = 10.0
     backoff_cap: float = 300.0
     pod_network: "PodNetworkHook | None" = None
+    # kubelet's containerLogMaxSize (10Mi) and containerLogMaxFiles (5): the shim rotates.
+    log_max_bytes: int = 10 * 1024 * 1024
+    log_max_files: int = 5
 
 
 class PodAttachmentLike(Protocol):
@@ -100,6 +103,7 @@ class PodWorker:
         self.start_time = time.time()
         self.saved = saved or {}
         self.terminating = False
+        self.evicted = ""  # kubelet's eviction message, once evicted
         self._task: asyncio.Task[None] | None = None
         self._dirty = asyncio.Event()
         self._publisher: asyncio.Task[None] | None = None
@@ -327,7 +331,9 @@ class PodWorker:
         podfiles.prune_logs(self.folder, state.name, attempt - 1)
         self._note_mounts(prepared)
         self.enforcement[state.name] = prepared.enforcement
-        instance = await process.launch(ctr.shim_spec(prepared),
+        spec_for_shim = {**ctr.shim_spec(prepared), "logMaxBytes": self.ctx.log_max_bytes,
+                         "logMaxFiles": self.ctx.log_max_files}
+        instance = await process.launch(spec_for_shim,
                                         self.folder / "run" / f"{state.name}-{attempt}",
                                         self.ctx.bind_mounts)
         run = ctr.Running(instance, prepared.env, prepared.cwd, prepared.plan)
@@ -448,6 +454,8 @@ class PodWorker:
                 continue
             status = pod_status(self.pod, self.init, self.init_failed, self.containers,
                                 self.start_time, self.ip)
+            if self.evicted:
+                eviction.mark_evicted(status, self.evicted, rfc3339(time.time()))
             try:
                 updated = await self.ctx.client.patch(PODS, self.name, {"status": status},
                                                       self.namespace, subresource="status")
@@ -460,6 +468,45 @@ class PodWorker:
                           exc)
                 await asyncio.sleep(0.5)
                 self._dirty.set()
+
+    # -- eviction ------------------------------------------------------------------------
+
+    def evictable(self) -> bool:
+        return not self.terminating and not self.evicted and bool(self.running) and \
+            eviction.has_limits(self.pod)
+
+    def evict(self, message: str) -> asyncio.Task[None]:
+        """As kubelet evicts for local storage: kill every container at once (no grace),
+        keep the pod object, Failed with reason Evicted."""
+        if self._stop_task is None:
+            self.evicted = message
+            self._stop_task = asyncio.ensure_future(self._evict(message))
+        return self._stop_task
+
+    async def _evict(self, message: str) -> None:
+        log.info("pod %s/%s: evicted: %s", self.namespace, self.name, message)
+        self._event("Warning", "Evicted", message)
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        runs = list(self.running.items())
+        for name, _ in runs:
+            self._event("Normal", "Killing", f"Stopping container {name}")
+        await asyncio.gather(*(process.stop_group(run.instance, 0.0) for _, run in runs))
+        for name, run in runs:
+            state = self.container_state(name)
+            info = await run.instance.wait()
+            if state is not None:
+                state.terminated(info.exit_code, info.reason, run.instance.record.started_at,
+                                 info.finished_at, info.message, info.signal)
+                state.ready = False
+        self.running.clear()
+        for enforcement in self.enforcement.values():
+            limits.release(enforcement)
+        # The kubelet tears down a terminated pod's volumes: the space comes back now.
+        podfiles.remove(self.folder / "volumes" / "empty-dir")
+        self._save()
+        self._publish()
 
     # -- termination ---------------------------------------------------------------------
 

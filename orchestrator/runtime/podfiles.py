@@ -90,12 +90,10 @@ def log_path(folder: Path, container: str, restart: int) -> Path:
 def prune_logs(folder: Path, container: str, keep_from: int) -> None:
     """Keep the current and previous instance's logs only (what `--previous` can ask for)."""
     directory = folder / "logs" / container
-    for path in directory.glob("*.log"):
-        try:
-            if int(path.stem) < keep_from:
-                path.unlink()
-        except ValueError:
-            continue
+    for path in directory.glob("*.log*"):  # rotated ones too: `<n>.log.<timestamp>`
+        number = path.name.split(".", 1)[0]
+        if number.isdigit() and int(number) < keep_from:
+            path.unlink(missing_ok=True)
 
 
 def read_state(folder: Path) -> dict[str, Any] | None:

@@ -6,6 +6,11 @@ adopt running containers: the shim, not the control plane, owns the container's 
 its output to the log file in the CRI format (`<RFC3339Nano> stdout|stderr F|P <text>`, which
 gives `timestamps` and `sinceSeconds` for free), and records the exit code in a file.
 
+The log is rotated as kubelet rotates container logs (containerLogMaxSize, default 10Mi;
+containerLogMaxFiles, default 5, the current file included): past the size the current file
+becomes `<n>.log.<UTC timestamp>` and the oldest rotated files go. A write the disk refuses
+(full) is dropped, never allowed to block the container on its pipe.
+
 Before starting the command it joins the pod's cgroup, makes the volume mounts (when started
 in a private mount namespace by `unshare`; see mountpoints.py), and sets rlimits in the child
 only.
@@ -38,17 +43,63 @@ def rfc3339_nano(moment: float | None = None) -> str:
 
 
 class LogWriter:
-    """Serialises lines from both streams into one CRI-format file."""
+    """Serialises lines from both streams into one CRI-format file, rotated by size."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, max_bytes: int = 10 * 1024 * 1024, max_files: int = 5
+                 ) -> None:
+        self._path = path
+        self._max_bytes = max_bytes
+        self._max_files = max(2, max_files)
         self._fh = open(path, "ab", buffering=0)
+        self._size = self._fh.tell()
         self._lock = threading.Lock()
+        self.dropped = 0
 
     def line(self, stream: str, data: bytes, partial: bool = False) -> None:
         tag = b"P" if partial else b"F"
         record = rfc3339_nano().encode() + b" " + stream.encode() + b" " + tag + b" " + data + b"\n"
         with self._lock:
-            self._fh.write(record)
+            try:
+                if self._max_bytes > 0 and self._size > 0 and \
+                        self._size + len(record) > self._max_bytes:
+                    self._rotate()
+                self._fh.write(record)
+                self._size += len(record)
+            except OSError:  # a full disk: drop the line, keep draining the pipe
+                self.dropped += 1
+
+    def _rotate(self) -> None:
+        self._fh.close()
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+        target = f"{self._path}.{stamp}"
+        n = 0
+        while os.path.exists(target):  # more than one rotation within a second
+            n += 1
+            target = f"{self._path}.{stamp}.{n}"
+        os.replace(self._path, target)
+        self._fh = open(self._path, "ab", buffering=0)
+        self._size = 0
+        rotated = rotated_logs(self._path)
+        for old in rotated[:max(0, len(rotated) - (self._max_files - 1))]:
+            try:
+                os.unlink(old)
+            except OSError:
+                pass
+
+
+def rotated_logs(path: str) -> list[str]:
+    """The rotated files of one log, oldest first."""
+    folder, base = os.path.split(path)
+    names = [n for n in os.listdir(folder or ".") if n.startswith(base + ".")]
+    return [os.path.join(folder, n) for n in sorted(names, key=_rotation_key)]
+
+
+def _rotation_key(name: str) -> tuple[str, int]:
+    parts = name.rsplit(".", 2)
+    # <n>.log.<stamp> or <n>.log.<stamp>.<k>
+    if len(parts) == 3 and parts[2].isdigit() and "-" in parts[1]:
+        return parts[1], int(parts[2])
+    return parts[-1], 0
 
 
 def pump(pipe: BinaryIO, stream: str, out: LogWriter) -> None:
@@ -78,6 +129,7 @@ def write_json(path: str, data: dict[str, Any]) -> None:
 
 def child_setup(rlimits: dict[str, int]) -> Any:
     def setup() -> None:
+        os.umask(0o022)  # a container's usual umask, whatever the control plane runs with
         for name, value in rlimits.items():
             which = getattr(resource, name)
             resource.setrlimit(which, (value, value))
@@ -95,7 +147,8 @@ def main(spec_path: str) -> int:
         spec = json.load(fh)
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, _ignore)
-    out = LogWriter(spec["log"])
+    out = LogWriter(spec["log"], int(spec.get("logMaxBytes") or 10 * 1024 * 1024),
+                    int(spec.get("logMaxFiles") or 5))
     exit_file = spec["exitFile"]
     try:
         if spec.get("cgroup"):

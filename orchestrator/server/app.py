@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import warnings
-from typing import Any, Awaitable, Callable
+from typing import Any, AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
 from orchestrator.api import discovery, errors, openapi
 from orchestrator.api.requestinfo import request_attributes
-from orchestrator.server import content, kubelet_proxy, portforward, proxy, reviews
+from orchestrator.server import content, kubelet_proxy, namespaces, portforward, proxy, reviews
 from orchestrator.server.auth import Auth
+from orchestrator.server.limits import ServerLimits, inflight_middleware, mark_busy
 from orchestrator.server.objects import ObjectService
 from orchestrator.server.resources import ResourceHandlers
 from orchestrator.store import Store
@@ -62,10 +64,11 @@ def durable_answers(store: Store) -> Any:
 
     @web.middleware
     async def wait_for_disk(request: web.Request, handler: Handler) -> web.StreamResponse:
+        epoch = store.epoch  # a full disk rolled memory back since: the answer may be void
         response = await handler(request)
         if not response.prepared:
             try:
-                await store.wait_durable()
+                await store.wait_durable(epoch)
             except errors.APIError as err:
                 return _status_response(err)
         return response
@@ -99,11 +102,12 @@ class APIServer:
     """Routes requests to discovery, OpenAPI and resource handlers."""
 
     def __init__(self, service: ObjectService, token: str | None,
-                 auth: Auth | None = None) -> None:
+                 auth: Auth | None = None, limits: ServerLimits | None = None) -> None:
         self.service = service
         self.resources = ResourceHandlers(service)
         self.app = web.Application(
-            middlewares=[durable_answers(service.store), render_errors, auth_middleware(auth)],
+            middlewares=[mark_busy, durable_answers(service.store), render_errors,
+                         auth_middleware(auth), inflight_middleware(limits or ServerLimits())],
             client_max_size=content.MAX_BODY_BYTES + 1,
         )
         with warnings.catch_warnings():  # looked up by its string key in reviews.py
@@ -132,6 +136,7 @@ class APIServer:
         self.app[proxy.SESSIONS] = {}
         kubelet_proxy.install(self.app, service, token)  # pods/log and pods/exec
         self.app.on_cleanup.append(proxy.close_sessions)
+        self.app.cleanup_ctx.append(self._finalizing_namespaces)
         for suffix in ("", "{path:/.*}"):
             r.add_route("*", "/api/v1/namespaces/{namespace}/{kind:pods|services}/{name}/proxy"
                         + suffix, self.proxy)
@@ -140,6 +145,13 @@ class APIServer:
         r.add_route("*", "/apis/{group}", self.group_info)
         r.add_route("*", "/apis/{group}/{version}", self.group_version)
         r.add_route("*", "/apis/{group}/{version}/{rest:.+}", self.group_resources)
+
+    async def _finalizing_namespaces(self, app: web.Application) -> AsyncIterator[None]:
+        task = asyncio.create_task(namespaces.keep_finalizing(self.service),
+                                   name="namespace-finalizer")
+        yield
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
 
     async def token_request(self, request: web.Request, t: Any) -> web.StreamResponse:
         if request.method != "POST":

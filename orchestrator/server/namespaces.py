@@ -3,10 +3,16 @@
 Kubernetes does this in the namespace controller; doing it here keeps `kubectl delete
 namespace` working with or without controllers. Objects held by finalizers keep the
 namespace in Terminating until they are gone.
+
+A deletion cut short (kill -9 half-way, a full disk) is resumed: at start-up and then every
+`RETRY_SECONDS`, as the namespace controller requeues, each Terminating namespace is
+finalized again until it is empty and gone.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import TYPE_CHECKING
 
 from orchestrator.api import errors
@@ -16,7 +22,10 @@ from orchestrator.store import Change
 if TYPE_CHECKING:
     from orchestrator.server.objects import ObjectService
 
+log = logging.getLogger(__name__)
+
 NAMESPACE_KEY = "/namespaces"
+RETRY_SECONDS = 5.0
 # Finalizers the server itself handles for a namespace.
 _OWN_FINALIZERS = ("kubernetes", "orphan", "foregroundDeletion")
 
@@ -53,3 +62,24 @@ def maybe_finish(service: "ObjectService", name: str) -> None:
     if [f for f in ns_obj["metadata"].get("finalizers") or [] if f not in _OWN_FINALIZERS]:
         return
     service.store.commit([Change(NAMESPACE_KEY, "", name, None)])
+
+
+def terminating(service: "ObjectService") -> list[str]:
+    return [ns["metadata"]["name"] for ns in service.store.objects(NAMESPACE_KEY)
+            if ns["metadata"].get("deletionTimestamp")]
+
+
+def resume(service: "ObjectService") -> None:
+    """Finalize every Terminating namespace once more; a failure waits for the next try."""
+    for name in terminating(service):
+        try:
+            finalize(service, name)
+        except errors.APIError as exc:
+            log.warning("namespace %s: deletion not finished yet: %s", name, exc)
+
+
+async def keep_finalizing(service: "ObjectService", interval: float = RETRY_SECONDS) -> None:
+    """Resume at once (what a killed server left), then retry until each is gone."""
+    while True:
+        resume(service)
+        await asyncio.sleep(interval)

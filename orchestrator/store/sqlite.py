@@ -17,7 +17,13 @@ ahead of the disk for a moment, and three rules keep that invisible: a commit's 
 watchers (`subscribe`) and the watch history only once durable; the API server answers no
 request before `wait_durable()` (every write up to now is on disk); and a failed disk write
 stops the store (`StoreFailed` on every later commit or wait) instead of diverging from it,
-as etcd stops on a failed WAL write.
+as etcd stops on a failed WAL write. A full disk is the exception (`diskfull`): SQLite rolls
+the transaction back, so the store drops what memory held ahead of the disk, reloads from
+the file, and answers 507 until space is back.
+
+The watch history is bounded by count and by bytes (`history`, `history_bytes`: 20,000
+changes or 64 MiB of JSON, whichever is reached first); a watch older than it gets 410 Gone.
+At start-up the file is checked (`integrity`) and a damaged one is refused.
 """
 
 from __future__ import annotations
@@ -27,15 +33,22 @@ import json
 import logging
 import os
 import sqlite3
-import threading
 from collections import deque
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Iterable, NamedTuple
 
 from orchestrator.api import errors, jsonio
+from orchestrator.store import integrity
+from orchestrator.store.diskfull import disk_full, is_disk_full
+from orchestrator.store.writer import Batch, Writer, write
 
 log = logging.getLogger(__name__)
 
+DEFAULT_HISTORY = 20_000
+# Big objects (a 1 MiB ConfigMap PUT again and again) must not grow memory and the file
+# without bound: the history also stops at this many bytes of JSON (object and previous).
+DEFAULT_HISTORY_BYTES = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -84,6 +97,10 @@ class _Past(NamedTuple):
     data: str
     prev: str | None
 
+    @property
+    def size(self) -> int:
+        return len(self.data) + (len(self.prev) if self.prev else 0)
+
     def event(self) -> Event:
         return Event(self.revision, self.type, self.resource, self.namespace, self.name,
                      json.loads(self.data), json.loads(self.prev) if self.prev else None,
@@ -106,25 +123,47 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 class Store:
     """Objects by resource and key, with a global revision and change history."""
 
-    def __init__(self, path: str | os.PathLike[str] | None, history: int = 20_000) -> None:
+    def __init__(self, path: str | os.PathLike[str] | None, history: int = DEFAULT_HISTORY,
+                 history_bytes: int = DEFAULT_HISTORY_BYTES) -> None:
+        self.path = Path(path) if path is not None else None
         self._db = sqlite3.connect(
             ":memory:" if path is None else os.fspath(path), isolation_level=None,
             check_same_thread=False,  # the writer thread takes it over (`start_writer`)
         )
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            integrity.quick_check(self._db, self.path)
+            self._db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as exc:  # "file is not a database", malformed pages
+            self._db.close()
+            raise integrity.StoreCorrupt(self.path, str(exc)) from exc
+        except integrity.StoreCorrupt:
+            self._db.close()
+            raise
         self._history_size = history
+        self._history_bytes = history_bytes
+        self._history_used = 0  # bytes of JSON in self._history
         # resource -> namespace -> name -> object: lists of one namespace stay cheap
         # however many objects other namespaces hold.
         self._objects: dict[str, dict[str, dict[str, dict[str, Any]]]] = {}
         self._history: deque[_Past] = deque()
         self._json: dict[tuple[str, str, str], str] = {}  # each current object, encoded
         self._listeners: list[Listener] = []
-        self.revision = self._meta("revision")
-        self._load()
+        # Bumped when memory is rolled back to the disk (a full disk): an answer prepared
+        # across a rollback may show writes that are gone (`wait_durable(epoch)`).
+        self.epoch = 0
+        try:
+            self.revision = self._meta("revision")
+            self._load()
+        except integrity.StoreCorrupt:
+            self._db.close()
+            raise
+        except sqlite3.DatabaseError as exc:
+            self._db.close()
+            raise integrity.StoreCorrupt(self.path, str(exc)) from exc
         self.durable_revision = self.revision
-        self._writer: _Writer | None = None
+        self._writer: Writer | None = None
         self._failed: BaseException | None = None
         self._waiters: list[tuple[int, asyncio.Future[None]]] = []
 
@@ -205,9 +244,14 @@ class Store:
                                 data))
         if not events:
             return []
-        batch = _Batch(rows_put, rows_del, history, events, revision)
+        batch = Batch(rows_put, rows_del, history, events, revision)
         if self._writer is None:
-            _write(self._db, [batch], None)  # raises before memory changes
+            try:
+                write(self._db, [batch], None)  # raises before memory changes
+            except Exception as exc:
+                if is_disk_full(exc):
+                    raise disk_full(self.path, exc) from exc
+                raise
         # Only after the commit succeeded (or, with a writer, was queued) does memory change.
         self.revision = revision
         for ev in events:
@@ -223,10 +267,11 @@ class Store:
             self._writer.submit(batch)
         return events
 
-    def _durable(self, batches: list["_Batch"]) -> None:
+    def _durable(self, batches: list["Batch"]) -> None:
         """Batches are on disk: history and watchers see them now, in revision order."""
         for batch in batches:
             self._history.extend(batch.history)
+            self._history_used += sum(p.size for p in batch.history)
             self.durable_revision = batch.revision
         self._compact()
         for batch in batches:
@@ -239,9 +284,31 @@ class Store:
         self._wake_waiters()
 
     def _write_failed(self, exc: BaseException) -> None:
+        if is_disk_full(exc):
+            self._rolled_back(exc)
+            return
         log.critical("the store stopped: a disk write failed: %s", exc)
         self._failed = exc
         self._wake_waiters()
+
+    def _rolled_back(self, exc: BaseException) -> None:
+        """The disk is full: SQLite rolled the transaction back, and the writer dropped
+        what was queued after it. Memory goes back to what the file holds; every answer
+        still waiting for those writes gets 507; the next write tries the disk again."""
+        error = disk_full(self.path, exc)
+        log.error("%s", error.message)
+        self.epoch += 1
+        self._objects.clear()
+        self._json.clear()
+        self.revision = self._meta("revision")
+        self._load_objects()
+        self.durable_revision = self.revision
+        for _, future in self._waiters:
+            if not future.done():
+                future.set_exception(error)
+        self._waiters = []
+        if self._writer is not None:
+            self._writer.resume()
 
     def _stopped(self) -> StoreFailed:
         return StoreFailed(f"the store stopped after a failed disk write: {self._failed}")
@@ -259,20 +326,23 @@ class Store:
                 keep.append((revision, future))
         self._waiters = keep
 
-    async def wait_durable(self) -> None:
-        """Return once every commit made so far is on disk (at once without a writer)."""
+    async def wait_durable(self, epoch: int | None = None) -> None:
+        """Return once every commit made so far is on disk (at once without a writer).
+        With `epoch` (read before the work began): raise DiskFull if memory was rolled back
+        since, as what the work saw or wrote may be gone."""
         if self._failed is not None:
             raise self._stopped()
-        if self.durable_revision >= self.revision:
-            return
-        future = asyncio.get_running_loop().create_future()
-        self._waiters.append((self.revision, future))
-        await future
+        if self.durable_revision < self.revision:
+            future = asyncio.get_running_loop().create_future()
+            self._waiters.append((self.revision, future))
+            await future
+        if epoch is not None and epoch != self.epoch:
+            raise disk_full(self.path, OSError("a write failed: no space left on device"))
 
     def start_writer(self, loop: asyncio.AbstractEventLoop) -> None:
         """Move disk writes to a writer thread (see the module's docstring)."""
         if self._writer is None:
-            self._writer = _Writer(self._db, loop, self._durable, self._write_failed)
+            self._writer = Writer(self._db, loop, self._durable, self._write_failed)
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         self._listeners.append(listener)
@@ -303,26 +373,51 @@ class Store:
         return int(row[0]) if row else 0
 
     def _load(self) -> None:
-        for resource, namespace, name, data in self._db.execute(
-            "SELECT resource, namespace, name, data FROM objects"
-        ):
-            self._cache(resource, namespace, name, json.loads(data))
-            self._json[(resource, namespace, name)] = data
-        rows = self._db.execute(
+        newest = self._load_objects()
+        if newest > self.revision:
+            raise integrity.StoreCorrupt(self.path, f"an object has revision {newest}, past "
+                                         f"the store's revision {self.revision}")
+        rows: list[_Past] = []
+        used = 0
+        for row in self._db.execute(
             "SELECT revision, type, resource, namespace, name, data, prev FROM events "
-            "ORDER BY revision DESC LIMIT ?",
-            (self._history_size,),
-        ).fetchall()
-        self._history.extend(_Past(*row) for row in reversed(rows))
+            "ORDER BY revision DESC"
+        ):
+            past = _Past(*row)
+            if len(rows) >= self._history_size or (
+                    rows and used + past.size > self._history_bytes):
+                break
+            integrity.check_event(self.path, past.revision, past.data, past.prev)
+            rows.append(past)
+            used += past.size
+        self._history.extend(reversed(rows))
+        self._history_used = used
+
+    def _load_objects(self) -> int:
+        """Current objects from the file, each checked; returns the newest revision."""
+        newest = 0
+        for resource, namespace, name, revision, data in self._db.execute(
+            "SELECT resource, namespace, name, revision, data FROM objects"
+        ):
+            obj = integrity.decode_object(self.path, resource, namespace, name, data)
+            self._cache(resource, namespace, name, obj)
+            self._json[(resource, namespace, name)] = data
+            newest = max(newest, int(revision))
+        return newest
 
     def _compact(self) -> None:
-        excess = len(self._history) - self._history_size
-        if excess <= 0:
+        count_excess = len(self._history) - self._history_size
+        bytes_excess = self._history_used - self._history_bytes
+        if count_excess <= 0 and bytes_excess <= 0:
             return
-        # Trim in chunks so the DELETE runs rarely.
-        drop = max(excess, self._history_size // 10)
-        for _ in range(min(drop, len(self._history) - 1)):
-            self._history.popleft()
+        # Trim in chunks (a tenth of each bound) so the DELETE runs rarely.
+        drop = max(count_excess, self._history_size // 10) if count_excess > 0 else 0
+        goal = self._history_bytes - self._history_bytes // 10 if bytes_excess > 0 \
+            else self._history_used
+        dropped = 0
+        while len(self._history) > 1 and (dropped < drop or self._history_used > goal):
+            self._history_used -= self._history.popleft().size
+            dropped += 1
         if self._writer is not None:
             self._writer.trim(self.oldest_revision)
         else:
@@ -335,89 +430,3 @@ def _with_revision(obj: dict[str, Any], revision: int) -> dict[str, Any]:
     meta["resourceVersion"] = str(revision)
     out["metadata"] = meta
     return out
-
-
-@dataclass
-class _Batch:
-    """One commit's rows, and its events to publish once they are on disk."""
-
-    rows_put: list[tuple[str, str, str, int, str]]
-    rows_del: list[tuple[str, str, str]]
-    history: list[_Past]
-    events: list[Event]
-    revision: int
-
-
-def _write(db: sqlite3.Connection, batches: list[_Batch], trim_to: int | None) -> None:
-    """All `batches` in one transaction, or none of them."""
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        for b in batches:
-            db.executemany("INSERT OR REPLACE INTO objects VALUES (?,?,?,?,?)", b.rows_put)
-            db.executemany(
-                "DELETE FROM objects WHERE resource=? AND namespace=? AND name=?", b.rows_del
-            )
-            db.executemany("INSERT INTO events VALUES (?,?,?,?,?,?,?)", b.history)
-        db.execute("INSERT OR REPLACE INTO meta VALUES ('revision', ?)", (batches[-1].revision,))
-        if trim_to is not None:
-            db.execute("DELETE FROM events WHERE revision <= ?", (trim_to,))
-        db.execute("COMMIT")
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
-
-
-class _Writer:
-    """The writer thread: takes every batch queued since its last transaction and commits
-    them together, then hands them back to the event loop as durable."""
-
-    def __init__(self, db: sqlite3.Connection, loop: asyncio.AbstractEventLoop,
-                 on_durable: Callable[[list[_Batch]], None],
-                 on_failure: Callable[[BaseException], None]) -> None:
-        self._db = db
-        self._loop = loop
-        self._on_durable = on_durable
-        self._on_failure = on_failure
-        self._pending: list[_Batch] = []
-        self._trim_to: int | None = None
-        self._cond = threading.Condition()
-        self._stopping = False
-        self._thread = threading.Thread(target=self._run, name="store-writer", daemon=True)
-        self._thread.start()
-
-    def submit(self, batch: _Batch) -> None:
-        with self._cond:
-            self._pending.append(batch)
-            self._cond.notify()
-
-    def trim(self, revision: int) -> None:
-        with self._cond:
-            self._trim_to = revision
-
-    def stop(self) -> None:
-        with self._cond:
-            self._stopping = True
-            self._cond.notify()
-        self._thread.join()
-
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                while not self._pending and not self._stopping:
-                    self._cond.wait()
-                batches, self._pending = self._pending, []
-                trim_to, self._trim_to = self._trim_to, None
-                if not batches and self._stopping:
-                    return
-            try:
-                _write(self._db, batches, trim_to)
-            except BaseException as exc:  # the disk refused: stop, never diverge silently
-                self._call(self._on_failure, exc)
-                return
-            self._call(self._on_durable, batches)
-
-    def _call(self, callback: Callable[[Any], None], arg: Any) -> None:
-        try:
-            self._loop.call_soon_threadsafe(callback, arg)
-        except RuntimeError:  # the loop is closed: the control plane is going away
-            pass
