@@ -3,6 +3,13 @@
 Left out: what the folder's `.gitignore` files ignore, version-control folders, caches and
 virtual environments. The archive is deterministic (sorted, zeroed times) so that submitting
 the same code twice packs the same bytes.
+
+Symbolic links are packed as links, never as the files they point to, and only when they point
+inside the folder (stored relative, so they resolve the same way where the job unpacks the
+archive with `tar -xzf`). A link out of the folder is refused: following it would ship a file
+the user never put there (a key, a credentials file) into a ConfigMap that others in the
+namespace can read, and keeping it would point, in the job, at whatever that path holds on the
+node.
 """
 
 from __future__ import annotations
@@ -111,6 +118,10 @@ def collect(root: Path) -> list[tuple[Path, str]]:
             scopes.append((rel, parse_gitignore(gitignore.read_text(errors="replace"))))
         for entry in sorted(os.scandir(folder), key=lambda e: e.name):
             path = rel + entry.name
+            if entry.is_symlink():  # a link is never followed: packed as a link (see pack)
+                if not _skipped(scopes, path, False):  # git matches links as files
+                    found.append((Path(entry.path), path))
+                continue
             is_dir = entry.is_dir(follow_symlinks=False)
             if _skipped(scopes, path, is_dir):
                 continue
@@ -138,14 +149,20 @@ def pack(code: str | os.PathLike[str], limit: int = CODE_LIMIT) -> tuple[bytes, 
     path = Path(code).expanduser()
     if not path.exists():
         raise CodeError(f"code {str(code)!r} does not exist: pass a folder or a script")
-    if path.is_dir():
+    folder = os.path.realpath(path) if path.is_dir() else None
+    if folder is not None:
         files = collect(path)
     else:
-        files = [(path, path.name)]
+        files = [(path, path.name)]  # a script named on its own: its content, link or not
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz", compresslevel=6) as tar:
         for file, name in files:
             info = tarfile.TarInfo(name)
+            if folder is not None and file.is_symlink():
+                info.type, info.mode, info.mtime = tarfile.SYMTYPE, 0o777, 0
+                info.linkname = link_target(folder, file, name, code)
+                tar.addfile(info)
+                continue
             stat = file.stat()
             info.size = stat.st_size
             info.mode = stat.st_mode & 0o755 | 0o644
@@ -154,11 +171,23 @@ def pack(code: str | os.PathLike[str], limit: int = CODE_LIMIT) -> tuple[bytes, 
                 tar.addfile(info, fh)
     data = buffer.getvalue()
     if len(data) > limit:
-        biggest = sorted(files, key=lambda f: f[0].stat().st_size, reverse=True)[:3]
-        names = ", ".join(f"{n} ({f.stat().st_size / 1e6:.1f} MB)" for f, n in biggest)
+        biggest = sorted(files, key=lambda f: f[0].lstat().st_size, reverse=True)[:3]
+        names = ", ".join(f"{n} ({f.lstat().st_size / 1e6:.1f} MB)" for f, n in biggest)
         raise CodeError(
             f"code {str(code)!r} packs to {len(data) / 1e6:.1f} MB, over the "
             f"{limit / 1e6:.1f} MB a ConfigMap can carry (largest files: {names}). Leave data "
             "and models out of the code folder (list them in .gitignore), put them in an image "
             "(image=...) or a volume, or download them inside the job")
     return data, [name for _, name in files]
+
+
+def link_target(folder: str, link: Path, name: str, code: str | os.PathLike[str]) -> str:
+    """Where the link `name` points, relative to its own folder, when that is inside the code
+    folder (`folder`, resolved); CodeError otherwise."""
+    resolved = os.path.realpath(link)  # through chains of links, as the job would follow them
+    if os.path.commonpath([folder, resolved]) != folder:
+        raise CodeError(
+            f"{name} in code {str(code)!r} is a symbolic link to {os.readlink(link)!r}, outside "
+            "the code folder: links are shipped as links, never the files they point to. Copy "
+            "the file into the folder if the job needs it, or list the link in .gitignore")
+    return os.path.relpath(resolved, os.path.realpath(link.parent))

@@ -28,73 +28,29 @@ from orchestrator.api.errors import (
 )
 from orchestrator.api.jsonio import Memo, exact_json
 from orchestrator.api.kinds import ResourceType
+from orchestrator.api.names import (
+    CONFIG_KEY_MSG,
+    DNS1035_LABEL_MSG,
+    DNS1123_LABEL_MSG,
+    DNS1123_SUBDOMAIN_MSG,
+    LABEL_VALUE_MSG,
+    QUALIFIED_NAME_MSG,
+    config_key_messages,
+    name_messages,
+)
+from orchestrator.api.names import LABEL_VALUE as _LABEL_VALUE
+from orchestrator.api.names import QUALIFIED_NAME as _QUALIFIED_NAME
+from orchestrator.api.names import full_match as _full
 from orchestrator.api.quantity import FORMAT_WRONG, QuantityError, parse_quantity
 from orchestrator.api.schemas import SchemaNode, object_meta
+from orchestrator.api.validation_volumes import data_size_causes, pod_volume_causes
 
 FIELD_VALIDATION_VALUES = ("", "Ignore", "Strict", "Warn")
 
 # --- names, labels, annotations ---------------------------------------------------------
-_DNS1123_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
-_DNS1123_SUBDOMAIN = _DNS1123_LABEL + r"(\." + _DNS1123_LABEL + r")*"
-_DNS1035_LABEL = r"[a-z]([-a-z0-9]*[a-z0-9])?"
-_QUALIFIED_NAME = r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]"
-_LABEL_VALUE = r"(" + _QUALIFIED_NAME + r")?"
-_CONFIG_KEY = r"[-._a-zA-Z0-9]+"
-
-DNS1123_LABEL_MSG = (
-    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', "
-    "and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', "
-    f"regex used for validation is '{_DNS1123_LABEL}')"
-)
-DNS1123_SUBDOMAIN_MSG = (
-    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' "
-    "or '.', and must start and end with an alphanumeric character (e.g. 'example.com', "
-    f"regex used for validation is '{_DNS1123_SUBDOMAIN}')"
-)
-DNS1035_LABEL_MSG = (
-    "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with "
-    "an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or "
-    f"'abc-123', regex used for validation is '{_DNS1035_LABEL}')"
-)
-QUALIFIED_NAME_MSG = (
-    "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an "
-    "alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for "
-    f"validation is '{_QUALIFIED_NAME}')"
-)
-LABEL_VALUE_MSG = (
-    "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or "
-    "'.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or "
-    f"'my_value',  or '12345', regex used for validation is '{_LABEL_VALUE}')"
-)
-CONFIG_KEY_MSG = (
-    "a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. "
-    f"'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is '{_CONFIG_KEY}')"
-)
 ANNOTATIONS_SIZE_LIMIT = 256 * 1024
 
 _RBAC_GROUP = "rbac.authorization.k8s.io"
-
-
-def _full(pattern: str, value: str) -> bool:
-    return re.fullmatch(pattern, value) is not None
-
-
-def name_messages(name: str, rule: str) -> list[str]:
-    """What is wrong with `name` under `rule`; empty when it is fine."""
-    if rule == "path-segment":
-        if name in (".", ".."):
-            return [f"may not be '{name}'"]
-        return [f"may not contain '{c}'" for c in ("/", "%") if c in name]
-    if rule == "dns1123-label":
-        limit, pattern, message = 63, _DNS1123_LABEL, DNS1123_LABEL_MSG
-    elif rule == "dns1035-label":
-        limit, pattern, message = 63, _DNS1035_LABEL, DNS1035_LABEL_MSG
-    else:
-        limit, pattern, message = 253, _DNS1123_SUBDOMAIN, DNS1123_SUBDOMAIN_MSG
-    out = [f"must be no more than {limit} characters"] if len(name) > limit else []
-    if not _full(pattern, name):
-        out.append(message)
-    return out
 
 
 def name_rule_for(kind: str, group: str) -> str:
@@ -550,7 +506,7 @@ def _pod_spec_causes(spec: Any, path: str, restart_policies: Sequence[str] = ())
     if policy and policy not in allowed:
         causes.append(not_supported(f"{path}.restartPolicy", policy, allowed))
     causes += _non_negative(spec, path, "terminationGracePeriodSeconds")
-    return causes
+    return causes + pod_volume_causes(spec, path)
 
 
 def _template_causes(spec: Any, path: str, restart_policies: Sequence[str] = ()) -> list[Cause]:
@@ -640,17 +596,13 @@ def _config_key_causes(obj: Mapping[str, Any]) -> list[Cause]:
     data = data if isinstance(data, Mapping) else {}
     binary = _dig(obj, "binaryData")
     binary = binary if isinstance(binary, Mapping) else {}
+    string_data = _dig(obj, "stringData")
+    if obj.get("kind") == "Secret" and isinstance(string_data, Mapping):
+        data = {**data, **string_data}  # merged into `data` before validation, as v1 decodes
     for section, keys in (("data", data), ("binaryData", binary)):
         for key in map(str, keys):
             here = f"{section}[{key}]"
-            if len(key) > 253:
-                causes.append(invalid(here, key, "must be no more than 253 characters"))
-            if not _full(_CONFIG_KEY, key):
-                causes.append(invalid(here, key, CONFIG_KEY_MSG))
-            if key in (".", ".."):
-                causes.append(invalid(here, key, f"must not be '{key}'"))
-            elif key.startswith(".."):
-                causes.append(invalid(here, key, "must not start with '..'"))
+            causes += [invalid(here, key, message) for message in config_key_messages(key)]
             if section == "data" and key in binary and obj.get("kind") != "Secret":
                 causes.append(invalid(here, key, "duplicate of key present in binaryData"))
     return causes
@@ -670,7 +622,7 @@ def semantic_causes(obj: Mapping[str, Any], rt: ResourceType) -> list[Cause]:
     if rt.group == "" and kind == "Service":
         return _service_causes(obj)
     if rt.group == "" and kind in ("ConfigMap", "Secret"):
-        return _config_key_causes(obj)
+        return _config_key_causes(obj) + data_size_causes(obj, kind)
     return []
 
 

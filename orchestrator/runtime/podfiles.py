@@ -17,12 +17,13 @@ import yaml
 
 from orchestrator.api import errors
 from orchestrator.client import Client, Credentials
+from orchestrator.runtime.pod_paths import single_name
 
 TOKEN_SECONDS = 48 * 3600  # the API server's longest; refreshed at 80% of its life
 
 
 def pod_dir(data_dir: Path, uid: str) -> Path:
-    return data_dir / "pods" / uid
+    return data_dir / "pods" / single_name(uid, "pod uid")
 
 
 def _write_private(path: Path, data: bytes) -> None:
@@ -84,7 +85,8 @@ def api_host_port(credentials: Credentials) -> tuple[str, str]:
 
 
 def log_path(folder: Path, container: str, restart: int) -> Path:
-    return folder / "logs" / container / f"{restart}.log"
+    # The container's name is a folder name here: never a path out of the pod's folder.
+    return folder / "logs" / single_name(container, "container name") / f"{restart}.log"
 
 
 def prune_logs(folder: Path, container: str, keep_from: int) -> None:

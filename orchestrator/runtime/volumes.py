@@ -19,11 +19,13 @@ import functools
 import os
 import shutil
 import subprocess
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Mapping
 
 from orchestrator.runtime.envs import ConfigError, field_value, resource_value
+from orchestrator.runtime.pod_paths import PathEscape, inside, relative_parts, single_name
 
 Lookup = Callable[[str, str], Awaitable[dict[str, Any] | None]]
 SERVICE_ACCOUNT_PATH = "/var/run/secrets/kubernetes.io/serviceaccount"
@@ -83,14 +85,29 @@ def _write_files(folder: Path, files: Mapping[str, bytes], mode: int) -> None:
     """Replace the folder's contents atomically enough for readers started afterwards."""
     folder.mkdir(parents=True, exist_ok=True)
     for name, data in files.items():
-        path = folder / name
-        if not path.resolve().is_relative_to(folder.resolve()):
-            raise VolumeError(f"item path {name!r} escapes the volume")
+        # Keys and item paths name files inside the volume, never outside it, also not
+        # through a link the container left in the folder (PathEscape, pod_paths.py).
+        parts = relative_parts(name, "item path")
+        if not parts:
+            raise PathEscape(f"item path {name!r} names the volume itself, not a file in it")
+        path = inside(folder, *parts)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_bytes(data)
-        os.chmod(tmp, mode & 0o777)
-        os.replace(tmp, path)
+        # A fresh, exclusively created temporary file: a link planted at a predictable name
+        # would otherwise be followed by the write.
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            os.chmod(tmp, mode & 0o777)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+
+def _volume_folder(base: Path, kind: str, name: str) -> Path:
+    """`<pod>/volumes/<kind>/<name>`: the volume's name is one folder name, never a path."""
+    return inside(base, kind, single_name(name, "volume name"))
 
 
 def _key_items(data: Mapping[str, bytes], items: list[dict[str, Any]] | None, kind: str,
@@ -135,7 +152,11 @@ class VolumeBuilder:
 
     async def build(self) -> dict[str, Path]:
         for volume in (self.pod.get("spec") or {}).get("volumes") or []:
-            self.paths[volume["name"]] = await self._one(volume)
+            try:
+                self.paths[volume["name"]] = await self._one(volume)
+            except PathEscape as exc:
+                raise VolumeError(f'MountVolume.SetUp failed for volume "{volume["name"]}" : '
+                                  f"{exc}") from exc
         return self.paths
 
     async def _source_files(self, kind: str, spec: Mapping[str, Any], name_key: str,
@@ -186,22 +207,25 @@ class VolumeBuilder:
         if "persistentVolumeClaim" in volume:
             claim = str((volume["persistentVolumeClaim"] or {}).get("claimName", name))
             ns = str((self.pod.get("metadata") or {}).get("namespace", "default"))
-            path = self.data_dir / "volumes" / "pvc" / ns / claim
+            # One folder per namespace, one per claim in it: a claim name is never a path
+            # (`../other-namespace/claim` would be another user's data).
+            path = inside(self.data_dir / "volumes" / "pvc", single_name(ns, "namespace"),
+                          single_name(claim, "claim name"))
             path.mkdir(parents=True, exist_ok=True)
             return path
         if "configMap" in volume:
             spec = volume["configMap"] or {}
-            folder = base / "configmap" / name
+            folder = _volume_folder(base, "configmap", name)
             _write_files(folder, await self._source_files("ConfigMap", spec, "name", name), int(spec.get("defaultMode", 0o644)))
             return folder
         if "secret" in volume:
             spec = volume["secret"] or {}
-            folder = base / "secret" / name
+            folder = _volume_folder(base, "secret", name)
             _write_files(folder, await self._source_files("Secret", spec, "secretName", name), int(spec.get("defaultMode", 0o644)))
             return folder
         if "downwardAPI" in volume:
             spec = volume["downwardAPI"] or {}
-            folder = base / "downward-api" / name
+            folder = _volume_folder(base, "downward-api", name)
             _write_files(folder, self._downward_files(spec.get("items") or []),
                          int(spec.get("defaultMode", 0o644)))
             return folder
@@ -220,10 +244,10 @@ class VolumeBuilder:
                 elif "serviceAccountToken" in source:
                     token = (self.service_account_dir / "token").read_bytes()
                     files[str(source["serviceAccountToken"].get("path", "token"))] = token
-            folder = base / "projected" / name
+            folder = _volume_folder(base, "projected", name)
             _write_files(folder, files, int(spec.get("defaultMode", 0o644)))
             return folder
-        folder = base / "empty-dir" / name  # emptyDir, and anything we do not model
+        folder = _volume_folder(base, "empty-dir", name)  # emptyDir, and anything we do not model
         folder.mkdir(parents=True, exist_ok=True)
         return folder
 
@@ -236,7 +260,11 @@ def plan_mounts(container: Mapping[str, Any], volumes: Mapping[str, Path], bind:
         if source is None:
             raise VolumeError(f"volumeMount {vm.get('name')!r} refers to no volume of the pod")
         if vm.get("subPath"):
-            source = source / str(vm["subPath"])
+            try:
+                source = inside(source, *relative_parts(str(vm["subPath"]), "subPath"))
+            except PathEscape as exc:
+                raise VolumeError(f'failed to prepare subPath for volumeMount "{vm.get("name")}"'
+                                  f' of container "{container.get("name")}": {exc}') from exc
             if not source.exists():
                 source.mkdir(parents=True, exist_ok=True)
         plan.mounts.append(Mount(str(source), str(vm.get("mountPath")),

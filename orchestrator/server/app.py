@@ -42,7 +42,7 @@ async def render_errors(request: web.Request, handler: Handler) -> web.StreamRes
         return _status_response(err)
     except web.HTTPRequestEntityTooLarge:
         return _status_response(errors.RequestEntityTooLarge(
-            f"the request body is too large: limit is {content.MAX_BODY_BYTES} bytes"))
+            f"Request entity too large: limit is {content.MAX_BODY_BYTES}"))
     except web.HTTPException as exc:
         if exc.status == 404:
             return _status_response(errors.NotFound("the server could not find the requested "

@@ -54,9 +54,8 @@ async def read_body(request: web.Request, *, allowed: tuple[str, ...] = ()) -> D
 
 
 def _too_large() -> errors.APIError:
-    return errors.RequestEntityTooLarge(
-        f"the request body is too large: limit is {MAX_BODY_BYTES} bytes"
-    )
+    # kube-apiserver's own words (`NewRequestEntityTooLargeError("limit is N")`)
+    return errors.RequestEntityTooLarge(f"Request entity too large: limit is {MAX_BODY_BYTES}")
 
 
 def _text(raw: bytes) -> str:

@@ -123,6 +123,28 @@ def test_code_over_the_configmap_limit_is_refused(cluster: Cluster, tmp_path: Pa
         "default", label_selector="daskhub-lite.io/job=too-big").items
 
 
+def test_code_links_ship_as_links_and_a_link_out_of_the_folder_is_refused(
+        cluster: Cluster, tmp_path: Path) -> None:
+    folder = script(tmp_path / "linked", "train.py", """\
+        import os
+        print("config:", open("config.yaml").read(), "link:", os.readlink("config.yaml"))
+        """)
+    (folder / "configs").mkdir()
+    (folder / "configs" / "dev.yaml").write_text("lr: 0.1")
+    (folder / "config.yaml").symlink_to("configs/dev.yaml")
+    job = jobs.submit("python train.py", code=folder, cluster=cluster, name="linked")
+    assert job.wait(timeout=60, progress=False).phase == "Succeeded"
+    assert "config: lr: 0.1 link: configs/dev.yaml" in job.logs()  # unpacked as a link
+    job.delete()
+    key = tmp_path / "id_rsa"
+    key.write_text("PRIVATE KEY")
+    (folder / "key.pem").symlink_to(key)
+    with pytest.raises(jobs.CodeError, match="key.pem.*outside the code folder"):
+        jobs.submit("python train.py", code=folder, cluster=cluster, name="leaky")
+    assert not cluster.core.list_namespaced_config_map(
+        "default", label_selector="daskhub-lite.io/job=leaky").items
+
+
 def test_failing_command_is_retried_then_fails_with_its_log_tail(cluster: Cluster,
                                                                  tmp_path: Path) -> None:
     folder = script(tmp_path / "fail", "fail.py", """\

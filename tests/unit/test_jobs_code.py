@@ -82,3 +82,64 @@ def test_code_over_the_limit_names_the_culprit_and_the_way_out(tmp_path: Path) -
 def test_missing_code_folder(tmp_path: Path) -> None:
     with pytest.raises(CodeError, match="does not exist"):
         pack(tmp_path / "nope")
+
+
+def test_links_inside_the_folder_are_packed_as_links_never_their_targets(tmp_path: Path) -> None:
+    write(tmp_path, "train.py", "configs/dev.yaml", "lib/util.py")
+    (tmp_path / "config.yaml").symlink_to("configs/dev.yaml")
+    (tmp_path / "lib" / "up").symlink_to(tmp_path / "configs")  # absolute, but inside
+    (tmp_path / "shortcut").symlink_to("lib")  # a folder link is not descended
+    data, packed = pack(tmp_path)
+    assert packed == ["config.yaml", "configs/dev.yaml", "lib/up", "lib/util.py", "shortcut",
+                      "train.py"]
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        links = {m.name: m.linkname for m in tar.getmembers() if m.issym()}
+        assert links == {"config.yaml": "configs/dev.yaml", "lib/up": "../configs",
+                         "shortcut": "lib"}
+        assert all(m.isfile() for m in tar.getmembers() if m.name not in links)
+        # unpacked as the job's `tar -xzf` does, the links resolve inside the work folder
+        out = tmp_path.parent / "unpacked"
+        tar.extractall(out, filter="data")
+    assert (out / "config.yaml").read_text() == "configs/dev.yaml"
+    assert (out / "lib" / "up" / "dev.yaml").read_text() == "configs/dev.yaml"
+
+
+@pytest.mark.parametrize("target", ["outside/id_rsa", "../outside/id_rsa"])
+def test_a_link_out_of_the_folder_is_refused_and_its_target_never_read(tmp_path: Path,
+                                                                       target: str) -> None:
+    secret = tmp_path / "outside" / "id_rsa"
+    secret.parent.mkdir()
+    secret.write_text("PRIVATE KEY")
+    code = tmp_path / "code"
+    write(code, "train.py")
+    (code / "key.pem").symlink_to(secret if target.startswith("outside") else target)
+    with pytest.raises(CodeError) as err:
+        pack(code)
+    text = str(err.value)
+    assert "key.pem" in text and "outside the code folder" in text and ".gitignore" in text
+    assert "PRIVATE KEY" not in text
+
+
+def test_a_link_chain_that_ends_outside_is_refused(tmp_path: Path) -> None:
+    code = tmp_path / "code"
+    write(code, "train.py")
+    (code / "b").symlink_to("/etc/hostname")
+    (code / "a").symlink_to("b")
+    with pytest.raises(CodeError, match="^a in code"):
+        pack(code)
+
+
+def test_an_ignored_link_out_of_the_folder_is_left_out(tmp_path: Path) -> None:
+    write(tmp_path, "train.py")
+    (tmp_path / "data").symlink_to("/srv/datasets")
+    (tmp_path / ".gitignore").write_text("data\n")
+    assert pack(tmp_path)[1] == [".gitignore", "train.py"]
+
+
+def test_a_script_named_on_its_own_is_packed_by_content(tmp_path: Path) -> None:
+    write(tmp_path, "real/run.py")
+    (tmp_path / "run.py").symlink_to(tmp_path / "real" / "run.py")
+    data, packed = pack(tmp_path / "run.py")
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        assert tar.getmember("run.py").isfile()
+        assert tar.extractfile("run.py").read() == b"real/run.py"  # type: ignore[union-attr]
