@@ -56,11 +56,19 @@ def exact_json(value: Any) -> bytes | None:
 
 class Memo(Generic[K, V]):
     """Results remembered for values seen before (keyed by `exact_json` and the like),
-    bounded: past `size` entries the oldest goes first."""
+    bounded: past `size` entries, or `max_bytes` of encoded keys and values, the oldest go
+    first. A value over `max_item_bytes` is not remembered at all: the memos are for specs
+    that repeat (a Deployment's pods), and a tenant PUTting a 1 MiB ConfigMap again and
+    again must not pin copies of it (120 such PUTs grew the server by 700 MB)."""
 
-    def __init__(self, size: int = 2048) -> None:
+    def __init__(self, size: int = 2048, max_bytes: int = 16 << 20,
+                 max_item_bytes: int = 256 << 10) -> None:
         self._size = size
+        self._max_bytes = max_bytes
+        self._max_item_bytes = max_item_bytes
         self._items: dict[K, V] = {}
+        self._weights: dict[K, int] = {}
+        self._bytes = 0
 
     def get(self, key: K) -> V | None:
         return self._items.get(key)
@@ -69,6 +77,26 @@ class Memo(Generic[K, V]):
         return key in self._items
 
     def put(self, key: K, value: V) -> None:
-        if len(self._items) >= self._size:
-            del self._items[next(iter(self._items))]
+        weight = _weight(key) + _weight(value)
+        if weight > self._max_item_bytes:
+            return
+        if key in self._items:
+            self._bytes -= self._weights.pop(key)
+            del self._items[key]
+        while self._items and (len(self._items) >= self._size
+                               or self._bytes + weight > self._max_bytes):
+            oldest = next(iter(self._items))
+            del self._items[oldest]
+            self._bytes -= self._weights.pop(oldest)
         self._items[key] = value
+        self._weights[key] = weight
+        self._bytes += weight
+
+
+def _weight(item: object) -> int:
+    """Bytes of the text in a memo's key or value (what dominates its memory)."""
+    if isinstance(item, (bytes, str)):
+        return len(item)
+    if isinstance(item, tuple):
+        return sum(_weight(part) for part in item)
+    return 0
