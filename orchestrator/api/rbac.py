@@ -13,7 +13,9 @@ from typing import Any, Iterable, Mapping
 
 MASTERS = "system:masters"
 AUTHENTICATED = "system:authenticated"
+UNAUTHENTICATED = "system:unauthenticated"
 SERVICE_ACCOUNTS = "system:serviceaccounts"
+ANONYMOUS_NAME = "system:anonymous"
 
 
 @dataclass(frozen=True)
@@ -24,9 +26,15 @@ class UserInfo:
     extra: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @classmethod
-    def service_account(cls, namespace: str, name: str, uid: str = "") -> "UserInfo":
+    def service_account(cls, namespace: str, name: str, uid: str = "",
+                        extra: Mapping[str, tuple[str, ...]] | None = None) -> "UserInfo":
         return cls(f"system:serviceaccount:{namespace}:{name}",
-                   (SERVICE_ACCOUNTS, f"{SERVICE_ACCOUNTS}:{namespace}", AUTHENTICATED), uid)
+                   (SERVICE_ACCOUNTS, f"{SERVICE_ACCOUNTS}:{namespace}", AUTHENTICATED), uid,
+                   dict(extra or {}))
+
+
+# A request without credentials, on the paths anonymous access is enabled for.
+ANONYMOUS = UserInfo(ANONYMOUS_NAME, (UNAUTHENTICATED,))
 
 
 @dataclass(frozen=True)
@@ -72,11 +80,10 @@ def rule_allows(rule: Mapping[str, Any], attrs: Attributes) -> bool:
 
 
 def _resource_matches(rule_resource: str, attrs: Attributes) -> bool:
-    """`*`, `pods`, `pods/log`, `pods/*` (any subresource of pods), `*/scale`."""
+    """`*`, `pods`, `pods/log`, `*/scale` (that subresource of anything). As in Kubernetes,
+    `pods/*` is no wildcard: it matches only a resource literally named so."""
     requested = attrs.resource + (f"/{attrs.subresource}" if attrs.subresource else "")
     if rule_resource in ("*", requested):
-        return True
-    if attrs.subresource and rule_resource == f"{attrs.resource}/*":
         return True
     return bool(attrs.subresource) and rule_resource == f"*/{attrs.subresource}"
 
@@ -103,12 +110,17 @@ class RBACState:
     cluster_role_bindings: Iterable[Mapping[str, Any]]
 
 
-def _rules_of(ref: Mapping[str, Any], namespace: str, state: RBACState) -> list[Mapping[str, Any]]:
+def role_rules(ref: Mapping[str, Any], namespace: str, state: RBACState
+               ) -> list[Mapping[str, Any]] | None:
+    """The rules a roleRef points at (a Role in the binding's namespace); None when that
+    role does not exist."""
     if ref.get("kind") == "ClusterRole":
         role = state.cluster_roles.get(str(ref.get("name")))
-    else:
+    elif ref.get("kind") == "Role":
         role = state.roles.get((namespace, str(ref.get("name"))))
-    return list((role or {}).get("rules") or [])
+    else:
+        return None
+    return None if role is None else list(role.get("rules") or [])
 
 
 def authorize(user: UserInfo, attrs: Attributes, state: RBACState) -> tuple[bool, str]:
@@ -117,7 +129,7 @@ def authorize(user: UserInfo, attrs: Attributes, state: RBACState) -> tuple[bool
         return True, f"allowed by group {MASTERS}"
     for binding in state.cluster_role_bindings:
         if any(subject_matches(s, user, "") for s in binding.get("subjects") or []):
-            for rule in _rules_of(binding.get("roleRef") or {}, "", state):
+            for rule in role_rules(binding.get("roleRef") or {}, "", state) or []:
                 if rule_allows(rule, attrs):
                     name = binding.get("metadata", {}).get("name")
                     return True, f'RBAC: allowed by ClusterRoleBinding "{name}"'
@@ -127,7 +139,7 @@ def authorize(user: UserInfo, attrs: Attributes, state: RBACState) -> tuple[bool
             if ns != attrs.namespace:
                 continue
             if any(subject_matches(s, user, ns) for s in binding.get("subjects") or []):
-                for rule in _rules_of(binding.get("roleRef") or {}, ns, state):
+                for rule in role_rules(binding.get("roleRef") or {}, ns, state) or []:
                     if rule_allows(rule, attrs):
                         name = binding.get("metadata", {}).get("name")
                         return True, f'RBAC: allowed by RoleBinding "{name}/{ns}"'

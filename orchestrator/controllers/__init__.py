@@ -9,6 +9,9 @@ from orchestrator.client import Client
 
 def build(client: Client) -> list[Any]:
     """Every controller of the embedded control plane."""
+    from orchestrator.controllers.clusterroleaggregation import (
+        ClusterRoleAggregationController,
+    )
     from orchestrator.controllers.cronjob import CronJobController
     from orchestrator.controllers.daemonset import DaemonSetController
     from orchestrator.controllers.deployment import DeploymentController
@@ -26,4 +29,5 @@ def build(client: Client) -> list[Any]:
         JobController(client), CronJobController(client),
         GarbageCollector(client), ServiceAccountsController(client),
         DisruptionController(client), VolumeProvisioner(client),
+        ClusterRoleAggregationController(client),
     ]

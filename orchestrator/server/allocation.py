@@ -11,6 +11,10 @@ from typing import Any
 # process, Python or not, reaches it. 127.96.0.1 is the `kubernetes` Service. Kept equal to
 # orchestrator.network's SERVICE_PREFIX (a test checks it).
 SERVICE_CIDR = ipaddress.ip_network("127.96.0.0/16")
+# The loopback range the pod network hands pod IPs out of (loopback mode), its first address
+# kept back as the probe. Kept equal to orchestrator.network's POD_CIDR (a test checks it):
+# the API server proxies to loopback addresses in this range only.
+POD_CIDR = ipaddress.ip_network("127.244.0.0/16")
 NODE_PORT_RANGE = range(30000, 32768)
 
 

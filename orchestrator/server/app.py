@@ -11,6 +11,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable
 from aiohttp import web
 
 from orchestrator.api import discovery, errors, openapi
+from orchestrator.api.rbac import ANONYMOUS
 from orchestrator.api.requestinfo import request_attributes
 from orchestrator.server import content, kubelet_proxy, namespaces, portforward, proxy, reviews
 from orchestrator.server.auth import Auth
@@ -21,7 +22,11 @@ from orchestrator.store import Store
 
 log = logging.getLogger(__name__)
 
-OPEN_PATHS = frozenset({"/healthz", "/livez", "/readyz", "/version", "/version/"})
+# Requests without credentials are anonymous (`system:anonymous`, group
+# `system:unauthenticated`) on these paths only, as kube-apiserver's AuthenticationConfiguration
+# `anonymous.conditions` allows; RBAC then decides (`system:public-info-viewer`). Elsewhere
+# they get 401, and a token that does not authenticate gets 401 everywhere.
+ANONYMOUS_PATHS = frozenset({"/healthz", "/livez", "/readyz", "/version", "/version/"})
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -77,15 +82,18 @@ def durable_answers(store: Store) -> Any:
 
 
 def auth_middleware(auth: Auth | None) -> Any:
-    """Authenticate every request but the health checks; authorize it with RBAC."""
+    """Authenticate every request (anonymous only without credentials, on
+    ANONYMOUS_PATHS); authorize it with RBAC."""
 
     @web.middleware
     async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if auth is None or request.path in OPEN_PATHS:
+        if auth is None:
             return await handler(request)
-        header = request.headers.get("Authorization", "")
+        header = request.headers.get("Authorization", "").strip()
         given = header[7:].strip() if header.lower().startswith("bearer ") else ""
         user = auth.authenticate(given) if given else None
+        if user is None and not given and request.path in ANONYMOUS_PATHS:
+            user = ANONYMOUS
         if user is None:
             return _status_response(errors.Unauthorized("Unauthorized"))
         as_user = request.headers.get("Impersonate-User")

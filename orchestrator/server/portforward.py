@@ -27,6 +27,7 @@ from aiohttp import web
 
 from orchestrator.api import errors
 from orchestrator.server import spdy
+from orchestrator.server.proxyable import check_proxyable
 
 if TYPE_CHECKING:
     from orchestrator.server.resources import ResourceHandlers, Target
@@ -47,7 +48,8 @@ def pod_ip(h: "ResourceHandlers", namespace: str, name: str) -> str:
         raise errors.BadRequest(
             f"unable to upgrade connection: pod {name} is not running (phase "
             f"{status.get('phase') or 'Pending'}, no pod IP yet)")
-    return str(status["podIP"])
+    # Only the pod network's addresses: never the host's own (see proxyable.py).
+    return check_proxyable(str(status["podIP"]))
 
 
 def requested_ports(request: web.Request) -> list[int]:

@@ -16,6 +16,7 @@ from aiohttp import web
 
 from orchestrator.api import errors
 from orchestrator.server.portforward import pod_ip
+from orchestrator.server.proxyable import endpoint_is_pod_address, proxyable
 
 if TYPE_CHECKING:
     from orchestrator.server.resources import ResourceHandlers
@@ -69,6 +70,7 @@ def _service_target(h: "ResourceHandlers", ns: str, raw: str) -> tuple[str, str,
     if chosen is None:
         raise errors.BadRequest(f"service {name} has no port {port!r}")
     ep = h.service.store.get("/endpoints", ns, name) or {}
+    store = h.service.store
     candidates: list[tuple[str, int]] = []
     for subset in ep.get("subsets") or []:
         sports = subset.get("ports") or []
@@ -76,7 +78,11 @@ def _service_target(h: "ResourceHandlers", ns: str, raw: str) -> tuple[str, str,
                      None)
         if match is None:
             continue
-        candidates += [(a["ip"], int(match["port"])) for a in subset.get("addresses") or []]
+        # As kube: an endpoint counts only as an address of the pod it names, and only where
+        # the API server may connect (never the host's own addresses: proxyable.py).
+        candidates += [(a["ip"], int(match["port"])) for a in subset.get("addresses") or []
+                       if endpoint_is_pod_address(a, ns, lambda pod: store.get("/pods", ns, pod))
+                       and proxyable(str(a["ip"]))]
     if not candidates:
         raise errors.ServiceUnavailable(f'no endpoints available for service "{name}"')
     ip, target = candidates[next(_counter) % len(candidates)]

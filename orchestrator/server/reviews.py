@@ -47,7 +47,28 @@ def _user_dict(user: UserInfo) -> dict[str, Any]:
     out: dict[str, Any] = {"username": user.name, "groups": list(user.groups)}
     if user.uid:
         out["uid"] = user.uid
+    if user.extra:
+        out["extra"] = {k: list(v) for k, v in user.extra.items()}
     return out
+
+
+def _token_review(spec: dict[str, Any], auth: Auth) -> dict[str, Any]:
+    """TokenReview as kube-apiserver answers it: the token is tried for `spec.audiences`
+    (default: this server's own); `status.audiences` are those it is good for."""
+    token = spec.get("token")
+    if not isinstance(token, str) or not token:
+        raise errors.BadRequest("token is required for TokenReview in authentication")
+    audiences = spec.get("audiences") or []
+    if not isinstance(audiences, list) or not all(isinstance(a, str) for a in audiences):
+        raise errors.BadRequest("spec.audiences must be a list of strings")
+    result = auth.review(token, audiences)
+    status: dict[str, Any] = {"authenticated": result.user is not None}
+    if result.user is not None:
+        status["user"] = _user_dict(result.user)
+        status["audiences"] = list(result.audiences)
+    if result.error:
+        status["error"] = result.error
+    return status
 
 
 def _review(request: web.Request, body: dict[str, Any], auth: Auth, kind: str,
@@ -57,11 +78,7 @@ def _review(request: web.Request, body: dict[str, Any], auth: Auth, kind: str,
     if kind == "SelfSubjectReview":
         return {**body, "status": {"userInfo": _user_dict(request["user"])}}
     if kind == "TokenReview":
-        user = auth.authenticate(str(spec.get("token", "")))
-        status: dict[str, Any] = {"authenticated": user is not None}
-        if user is not None:
-            status["user"] = _user_dict(user)
-        return {**body, "status": status}
+        return {**body, "status": _token_review(spec, auth)}
     user = request["user"] if kind.startswith("Self") else _user_from_spec(spec)
     attrs = _attributes(spec, namespace)
     allowed = auth.allowed(user, attrs)
@@ -100,9 +117,14 @@ async def token_request(request: web.Request, namespace: str, name: str,
         raise errors.Invalid.of("TokenRequest", "authentication.k8s.io", name, [
             errors.invalid("spec.expirationSeconds", seconds,
                            "may not specify a duration less than 10 minutes")])
+    audiences = spec.get("audiences") or list(auth.audiences)
+    if not isinstance(audiences, list) or not all(isinstance(a, str) for a in audiences):
+        raise errors.BadRequest("spec.audiences must be a list of strings")
+    ref = spec.get("boundObjectRef")
+    bound = auth.bound_claims(namespace, name, ref) if isinstance(ref, dict) else None
     token, expires = auth.issue_token(namespace, name, account["metadata"]["uid"], seconds,
-                                      list(spec.get("audiences") or []),
-                                      spec.get("boundObjectRef"))
+                                      audiences, bound)
+    spec = {**spec, "audiences": audiences}
     stamp = datetime.fromtimestamp(expires, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     return content.respond({
         "kind": "TokenRequest", "apiVersion": "authentication.k8s.io/v1",

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from orchestrator.api.rbac import Attributes, RBACState, UserInfo, authorize, forbidden_message
+from orchestrator.api.rbac_aggregation import aggregated_rules
 from orchestrator.api.rbac_defaults import default_cluster_role_bindings, default_cluster_roles
 from orchestrator.api.requestinfo import request_attributes
 
 
 def _state(roles=(), bindings=(), cluster_bindings=()) -> RBACState:
     cluster_roles = {r["metadata"]["name"]: r for r in default_cluster_roles()}
+    for _ in range(3):  # admin <- edit <- view, as the aggregation controller fills them
+        for role in cluster_roles.values():
+            rules = aggregated_rules(role, cluster_roles.values())
+            if rules is not None:
+                role["rules"] = rules
     return RBACState(
         {(r["metadata"]["namespace"], r["metadata"]["name"]): r for r in roles},
         cluster_roles, list(bindings),
@@ -59,7 +65,8 @@ def test_role_rules_with_resource_names_and_subresources() -> None:
     role = {"metadata": {"name": "one-cm", "namespace": "ns"}, "rules": [
         {"apiGroups": [""], "resources": ["configmaps"], "resourceNames": ["settings"],
          "verbs": ["get"]},
-        {"apiGroups": ["apps"], "resources": ["deployments/*"], "verbs": ["update"]}]}
+        {"apiGroups": ["apps"], "resources": ["*/scale", "deployments/*"],
+         "verbs": ["update"]}]}
     user = UserInfo.service_account("ns", "app")
     state = _state(roles=[role], bindings=[_binding("ns", "Role", "one-cm", "app")])
     assert authorize(user, Attributes("get", "ns", "", "configmaps", name="settings"), state)[0]
@@ -68,6 +75,9 @@ def test_role_rules_with_resource_names_and_subresources() -> None:
                      state)[0]
     assert not authorize(user, Attributes("update", "ns", "apps", "deployments", "", "d"),
                          state)[0]
+    # As in Kubernetes, `deployments/*` is no wildcard; only `*/scale` matched above.
+    assert not authorize(user, Attributes("update", "ns", "apps", "deployments", "status",
+                                          "d"), state)[0]
 
 
 def test_masters_and_discovery() -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Callable, Sequence
 
 from orchestrator.api import errors
-from orchestrator.server.admission import podsecurity, priority
+from orchestrator.server.admission import podsecurity, priority, rbac_escalation
 from orchestrator.server.admission.interfaces import (
     Attributes,
     MutationInterface,
@@ -34,9 +34,12 @@ AuditSink = Callable[[Attributes, "errors.APIError | None"], None]
 #   Priority
 #   DefaultTolerationSeconds, DefaultStorageClass, ...
 #   ResourceQuota        -> last, after every other validating plugin
+# and after admission, where kube's RBAC registry storage refuses escalation:
+#   RBACEscalation
 ORDERED_PLUGINS: list[tuple[str, PluginFactory]] = [
     (podsecurity.NAME, podsecurity.PodSecurity),
     (priority.NAME, priority.Priority),
+    (rbac_escalation.NAME, rbac_escalation.RBACEscalation),
 ]
 
 
