@@ -16,6 +16,7 @@ from typing import Any
 import distributed
 
 from daskhub_lite.clusters.profiles import Profile, nthreads
+from daskhub_lite.securitycontext import harden
 
 API_VERSION = "kubernetes.dask.org/v1"
 IMAGE_REPOSITORY = "ghcr.io/dask/dask"
@@ -104,7 +105,7 @@ def worker_pod_spec(profile: Profile, image: str, env: dict[str, str]) -> dict[s
         # GPU nodes are commonly tainted so that only GPU work lands there.
         spec["tolerations"] = [{"key": GPU_RESOURCE, "operator": "Exists",
                                 "effect": "NoSchedule"}]
-    return spec
+    return harden(spec)
 
 
 def scheduler_spec(image: str, env: dict[str, str], idle_timeout: int = 0,
@@ -128,7 +129,7 @@ def scheduler_spec(image: str, env: dict[str, str], idle_timeout: int = 0,
                            "initialDelaySeconds": 0},
     }
     return {
-        "spec": {"containers": [container]},
+        "spec": harden({"containers": [container]}),
         "service": {"type": "ClusterIP", "selector": {},  # the operator fills the selector
                     "ports": [{"name": "tcp-comm", "protocol": "TCP", "port": SCHEDULER_PORT,
                                "targetPort": "tcp-comm"},

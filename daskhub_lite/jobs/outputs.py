@@ -21,6 +21,7 @@ from kubernetes.client.exceptions import ApiException
 
 from daskhub_lite.jobs.kube import Cluster
 from daskhub_lite.jobs.spec import GPU, JOB_LABEL, MANAGED_BY, OUTPUT_DIR
+from daskhub_lite.securitycontext import harden
 
 HELPER_ROLE = "daskhub-lite.io/role"
 
@@ -48,7 +49,7 @@ def helper_pod(job: str, namespace: str, image: str, node: str | None) -> dict[s
     return {"apiVersion": "v1", "kind": "Pod",
             "metadata": {"name": name, "namespace": namespace,
                          "labels": {**MANAGED_BY, JOB_LABEL: job, HELPER_ROLE: "outputs"}},
-            "spec": spec}
+            "spec": harden(spec)}
 
 
 def unpack(archive: bytes, dest: Path) -> list[str]:

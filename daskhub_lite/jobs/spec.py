@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any, Mapping, Sequence
 
+from daskhub_lite.securitycontext import harden
+
 JOB_LABEL = "daskhub-lite.io/job"
 MANAGED_BY = {"app.kubernetes.io/managed-by": "daskhub-lite"}
 POD_GROUP_LABEL = "daskhub-lite.io/pod-group"
@@ -205,7 +207,7 @@ def pod_template(req: JobRequest) -> dict[str, Any]:
     metadata: dict[str, Any] = {"labels": meta_labels}
     if annotations:
         metadata["annotations"] = annotations
-    return {"metadata": metadata, "spec": spec}
+    return {"metadata": metadata, "spec": harden(spec)}
 
 
 def job_manifest(req: JobRequest) -> dict[str, Any]:
@@ -254,6 +256,7 @@ def dask_job_manifest(req: JobRequest, dask: str = "dask",
         "name": "wait-for-scheduler", "image": req.image,
         "command": [python, "-c", WAIT_FOR_SCHEDULER],
         "env": [{"name": "DASK_SCHEDULER_ADDRESS", "value": address}]})
+    harden(template["spec"])
     worker = {"name": "worker", "image": req.image, "command": [dask, "worker"],
               "args": ["--name", "$(DASK_WORKER_NAME)", "--dashboard-address", ":8788"],
               "ports": [{"name": "http-dashboard", "containerPort": 8788}]}
@@ -266,8 +269,9 @@ def dask_job_manifest(req: JobRequest, dask: str = "dask",
             "spec": {"job": {"metadata": template["metadata"], "spec": template["spec"]},
                      "cluster": {"spec": {
                          "worker": {"replicas": req.dask_workers,
-                                    "spec": {"containers": [worker]}},
-                         "scheduler": {"spec": {"containers": [scheduler]}, "service": {
+                                    "spec": harden({"containers": [worker]})},
+                         "scheduler": {"spec": harden({"containers": [scheduler]}),
+                                       "service": {
                              "type": "ClusterIP", "selector": {
                                  "dask.org/cluster-name": req.name,
                                  "dask.org/component": "scheduler"},

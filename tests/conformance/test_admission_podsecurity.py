@@ -200,8 +200,15 @@ def test_labelling_a_namespace_warns_about_its_existing_pods(
         'level "baseline:latest"',
         "Warning: a-priv (and 1 other pod): privileged",
         "Warning: net: host namespaces"]
-    # The pods stay: enforcement applies to what is created from now on.
+    # The pods stay: enforcement applies to what is created or changed from now on. Relabelling
+    # one is no change that matters; a new image is, and is refused.
     assert not _gone(kubectl, tenant.namespace, "a-priv")
+    tenant.kubectl.run("label", "pod", "a-priv", "-n", tenant.namespace, "seen=yes")
+    refused = tenant.kubectl.run("set", "image", "pod/a-priv", "-n", tenant.namespace,
+                                 "c=busybox:2", check=False)
+    assert refused.returncode == 1
+    assert 'pods "a-priv" is forbidden: violates PodSecurity "baseline:latest": privileged ' \
+           '(container "c" must not set securityContext.privileged=true)' in refused.stderr
 
 
 def test_bad_labels_are_refused(kubectl: Kubectl, baseline: Tenant) -> None:

@@ -132,6 +132,31 @@ def test_spawn_runs_code_and_dask_in_the_users_namespace(hub: Hub, alice: Kernel
     assert out.strip().splitlines()[-1].split() == [f"{NS}-alice", "1000000.0"]
 
 
+def test_the_users_namespace_enforces_restricted_and_jobs_run_there(
+        hub: Hub, alice: Kernel, kubectl: Kubectl) -> None:
+    labels = kubectl.json("get", "namespace", f"{NS}-alice")["metadata"]["labels"]
+    assert {mode: labels[f"pod-security.kubernetes.io/{mode}"]
+            for mode in ("enforce", "warn", "audit")} == {
+        "enforce": "restricted", "warn": "restricted", "audit": "restricted"}
+    pod = kubectl.json("get", "pod", "-n", f"{NS}-alice", "jupyter-alice")
+    assert pod["spec"]["securityContext"]["runAsNonRoot"] is True
+    out = alice.run(
+        "import pathlib, tempfile\n"
+        "from daskhub_lite import jobs\n"
+        "code = pathlib.Path(tempfile.mkdtemp())\n"
+        "(code / 'train.py').write_text('print(\"trained\")')\n"
+        "job = jobs.submit('python train.py', code=code, name='hub-train', outputs=False)\n"
+        "print(job.wait(timeout=120, progress=False).phase, job.logs().strip())\n"
+        "job.delete()\n", timeout=180)
+    assert out.strip().splitlines()[-1] == "Succeeded trained"
+    # A pod that asks for the host is refused in the user's namespace, even from the hub's
+    # admin kubectl.
+    refused = kubectl.run("run", "escape", "-n", f"{NS}-alice", "--image", "x", "--restart",
+                          "Never", "--overrides", '{"spec": {"hostPID": true}}', check=False)
+    assert 'pods "escape" is forbidden: violates PodSecurity "restricted:latest": host ' \
+           "namespaces (hostPID=true)" in refused.stderr
+
+
 def test_users_cannot_touch_each_other_or_the_hub(hub: Hub, alice: Kernel,
                                                   kubectl: Kubectl) -> None:
     hub.ensure_user("bob")

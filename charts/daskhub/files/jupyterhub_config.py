@@ -52,6 +52,9 @@ c.KubeSpawner.cpu_limit = singleuser["cpu"]["limit"]
 c.KubeSpawner.mem_guarantee = singleuser["memory"]["guarantee"]
 c.KubeSpawner.mem_limit = singleuser["memory"]["limit"]
 c.KubeSpawner.profile_list = singleuser["profileList"]
+# What the user namespaces' Pod Security level (restricted by default) asks of a pod.
+c.KubeSpawner.pod_security_context = singleuser.get("podSecurityContext") or {}
+c.KubeSpawner.container_security_context = singleuser.get("containerSecurityContext") or {}
 # A pod that cannot start should say why at once, not after start_timeout.
 c.KubeSpawner.events_enabled = True
 # Every user server can launch Dask clusters in its own namespace (the launcher reads these).
@@ -68,10 +71,17 @@ if user_namespaces["enabled"]:
     # where service-account volumes are mounted, so the hub namespace is spelled out here.
     c.KubeSpawner.enable_user_namespaces = True
     c.KubeSpawner.user_namespace_template = namespace + "-{username}"
+    # Pod Security admission holds every pod in the namespace to this level: what a user
+    # runs there (servers, Dask clusters, Jobs) gets no host access, whatever it asks for.
+    pod_security = {"pod-security.kubernetes.io/" + mode: user_namespaces.get(
+        "podSecurity", "restricted") for mode in ("enforce", "warn", "audit")}
+    pod_security.update({"pod-security.kubernetes.io/" + mode + "-version": "latest"
+                         for mode in ("enforce", "warn", "audit")})
     c.KubeSpawner.user_namespace_labels = {
         "app.kubernetes.io/managed-by": "daskhub",
         "hub.jupyter.org/hub-namespace": namespace,
         "hub.jupyter.org/username": "{username}",
+        **pod_security,
     }
     c.KubeSpawner.service_account = user_namespaces["serviceAccountName"]
 
@@ -87,7 +97,7 @@ if user_namespaces["enabled"]:
                   "hub.jupyter.org/hub-namespace": namespace}
         creations = [
             (core.create_namespace, ({"apiVersion": "v1", "kind": "Namespace", "metadata": {
-                "name": ns, "labels": {**labels, "hub.jupyter.org/username":
+                "name": ns, "labels": {**labels, **pod_security, "hub.jupyter.org/username":
                                        spawner._expand_user_properties("{username}")}}},)),
             (core.create_namespaced_service_account, (ns, {
                 "apiVersion": "v1", "kind": "ServiceAccount",

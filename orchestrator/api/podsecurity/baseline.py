@@ -57,7 +57,7 @@ def host_ports(meta: Meta, spec: Spec) -> CheckResult | None:
     ports: set[str] = set()
     for c in containers(spec):
         used = [p.get("hostPort") for p in items(c.get("ports"))
-                if isinstance(p, Mapping) and p.get("hostPort") not in (None, 0)]
+                if isinstance(p, dict) and p.get("hostPort") not in (None, 0)]
         if used:
             bad.append(name_of(c))
             ports.update(str(p) for p in used)
@@ -126,13 +126,13 @@ def app_armor_profile(meta: Meta, spec: Spec) -> CheckResult | None:
     setters: list[str] = []
     values: set[str] = set()
     pod_profile = field_of(spec, "appArmorProfile")
-    if isinstance(pod_profile, Mapping) and pod_profile.get("type") not in _APPARMOR_TYPES:
+    if isinstance(pod_profile, dict) and pod_profile.get("type") not in _APPARMOR_TYPES:
         setters.append("pod")
         values.add(str(pod_profile.get("type") or ""))
     bad: list[str] = []
     for c in containers(spec):
         profile = field_of(c, "appArmorProfile")
-        if isinstance(profile, Mapping) and profile.get("type") not in _APPARMOR_TYPES:
+        if isinstance(profile, dict) and profile.get("type") not in _APPARMOR_TYPES:
             bad.append(name_of(c))
             values.add(str(profile.get("type") or ""))
     if bad:
@@ -171,10 +171,10 @@ def _selinux(allowed_types: frozenset[str]) -> Callable[[Meta, Spec], CheckResul
 
         setters: list[str] = []
         pod_options = field_of(spec, "seLinuxOptions")
-        if isinstance(pod_options, Mapping) and not valid(pod_options):
+        if isinstance(pod_options, dict) and not valid(pod_options):
             setters.append("pod")
         bad = [name_of(c) for c in containers(spec)
-               if isinstance(opts := field_of(c, "seLinuxOptions"), Mapping)
+               if isinstance(opts := field_of(c, "seLinuxOptions"), dict)
                and not valid(opts)]
         if bad:
             setters.append(containers_phrase(bad))
@@ -253,7 +253,7 @@ def seccomp_explicitly_bad(spec: Spec) -> tuple[list[str], set[str], bool]:
     values: set[str] = set()
     pod_set = False
     pod_profile = field_of(spec, "seccompProfile")
-    if isinstance(pod_profile, Mapping):
+    if isinstance(pod_profile, dict):
         if pod_profile.get("type") in SECCOMP_TYPES:
             pod_set = True
         else:
@@ -262,7 +262,7 @@ def seccomp_explicitly_bad(spec: Spec) -> tuple[list[str], set[str], bool]:
     bad: list[str] = []
     for c in containers(spec):
         profile = field_of(c, "seccompProfile")
-        if isinstance(profile, Mapping) and profile.get("type") not in SECCOMP_TYPES:
+        if isinstance(profile, dict) and profile.get("type") not in SECCOMP_TYPES:
             bad.append(name_of(c))
             values.add(str(profile.get("type") or ""))
     if bad:

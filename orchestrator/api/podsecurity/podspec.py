@@ -22,7 +22,7 @@ class CheckResult:
 
 
 def obj(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
+    return value if isinstance(value, dict) else {}
 
 
 def items(value: Any) -> list[Any]:
@@ -34,7 +34,7 @@ def containers(spec: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
     messages."""
     for key in ("initContainers", "containers", "ephemeralContainers"):
         for container in items(spec.get(key)):
-            if isinstance(container, Mapping):
+            if isinstance(container, dict):
                 yield container
 
 
@@ -45,14 +45,14 @@ def name_of(container: Mapping[str, Any]) -> str:
 def security_context(holder: Mapping[str, Any]) -> Mapping[str, Any] | None:
     """A pod's or container's securityContext, None when unset."""
     sc = holder.get("securityContext")
-    return sc if isinstance(sc, Mapping) else None
+    return sc if isinstance(sc, dict) else None
 
 
 def field_of(holder: Mapping[str, Any], *path: str) -> Any:
     """`securityContext.<path...>` of a pod spec or container; None when any step is unset."""
     cur: Any = security_context(holder)
     for key in path:
-        if not isinstance(cur, Mapping):
+        if not isinstance(cur, dict):
             return None
         cur = cur.get(key)
     return cur

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
+from orchestrator.api.jsonio import Memo, exact_json
 from orchestrator.api.podsecurity import baseline, restricted
 from orchestrator.api.podsecurity.levels import (
     BASELINE,
@@ -100,6 +101,10 @@ class Evaluator:
 
     checks: tuple[Check, ...] = CHECKS
     _cache: dict[tuple[str, Version], list[CheckFn]] = field(default_factory=dict)
+    # Verdicts by (level, version, spec, annotations): a controller's pods share one spec,
+    # so only the first of them pays for the checks.
+    _verdicts: Memo[tuple[str, Version, bytes, bytes], "Aggregate"] = field(
+        default_factory=lambda: Memo(4096))
 
     def checks_for(self, lv: LevelVersion) -> list[CheckFn]:
         if lv.level == PRIVILEGED:
@@ -122,15 +127,27 @@ class Evaluator:
 
     def evaluate(self, lv: LevelVersion, meta: Mapping[str, Any],
                  spec: Mapping[str, Any]) -> "Aggregate":
-        results = [r for check in self.checks_for(lv) if (r := check(meta, spec)) is not None]
-        return Aggregate(results)
+        checks = self.checks_for(lv)
+        if not checks:
+            return ALLOWED
+        # Only annotations and the spec are read (names are not), so they make the key.
+        spec_json = exact_json(spec)
+        annotations_json = exact_json(meta.get("annotations") or {})
+        if spec_json is None or annotations_json is None:
+            return Aggregate([r for check in checks if (r := check(meta, spec)) is not None])
+        key = (lv.level, lv.version, spec_json, annotations_json)
+        verdict = self._verdicts.get(key)
+        if verdict is None:
+            verdict = Aggregate([r for check in checks if (r := check(meta, spec)) is not None])
+            self._verdicts.put(key, verdict)
+        return verdict
 
 
 @dataclass(frozen=True)
 class Aggregate:
     """The failed checks of one evaluation."""
 
-    failures: list[CheckResult]
+    failures: list[CheckResult]  # shared between equal verdicts: never changed
 
     @property
     def allowed(self) -> bool:
@@ -144,6 +161,9 @@ class Aggregate:
         """`host namespaces (hostNetwork=true), privileged (container "c" must not ...)`."""
         return ", ".join(f"{f.reason} ({f.detail})" if f.detail else f.reason
                          for f in self.failures)
+
+
+ALLOWED = Aggregate([])
 
 
 def aggregate(lv: LevelVersion, meta: Mapping[str, Any], spec: Mapping[str, Any],

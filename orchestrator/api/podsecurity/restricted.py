@@ -48,7 +48,7 @@ def capabilities_1_22(meta: Meta, spec: Spec) -> CheckResult | None:
     forbidden: set[str] = set()
     for c in containers(spec):
         caps = field_of(c, "capabilities")
-        if not isinstance(caps, Mapping):
+        if not isinstance(caps, dict):
             missing_drop.append(name_of(c))
             continue
         if "ALL" not in [str(d) for d in items(caps.get("drop"))]:

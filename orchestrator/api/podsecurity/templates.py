@@ -29,13 +29,13 @@ def pod_spec_of(resource_key: str, obj: Mapping[str, Any]
         return None
     cur: Any = obj
     for key in path:
-        if not isinstance(cur, Mapping):
+        if not isinstance(cur, dict):
             return None
         cur = cur.get(key)
-    if not isinstance(cur, Mapping):
+    if not isinstance(cur, dict):
         return None
     return _mapping(cur.get("metadata")), _mapping(cur.get("spec"))
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
+    return value if isinstance(value, dict) else {}
