@@ -10,19 +10,23 @@ struct tags in the same directories are read too (`json:"name,omitempty"
 protobuf:"bytes,1,opt,name=..."`). Nothing from those files is copied into this repository;
 only the derived table is written.
 
-Regenerate (from checkouts of the three repositories, at the commits named in the header):
+Regenerate (from checkouts of the four repositories, at the commits named in the header):
 
     git clone https://github.com/kubernetes/api
     git clone https://github.com/kubernetes/apimachinery
     git clone https://github.com/kubernetes/apiextensions-apiserver
+    git clone https://github.com/kubernetes/kube-aggregator
     python tools/gen_protobuf_schema.py \\
         --source "kubernetes/api@$(git -C api rev-parse HEAD)" \\
         --source "kubernetes/apimachinery@$(git -C apimachinery rev-parse HEAD)" \\
         --source "kubernetes/apiextensions-apiserver@$(git -C apiextensions-apiserver rev-parse HEAD)" \\
+        --source "kubernetes/kube-aggregator@$(git -C kube-aggregator rev-parse HEAD)" \\
         api/{core,apps,batch,autoscaling,networking,discovery,coordination,events,rbac,authentication,authorization}/v1/generated.proto \\
         api/{autoscaling/v2,scheduling/v1,scheduling/v1alpha3,policy/v1,storage/v1}/generated.proto \\
+        api/{certificates,admissionregistration}/v1/generated.proto \\
         apimachinery/pkg/{api/resource,apis/meta/v1,runtime,util/intstr}/generated.proto \\
-        apiextensions-apiserver/pkg/apis/apiextensions/v1/generated.proto
+        apiextensions-apiserver/pkg/apis/apiextensions/v1/generated.proto \\
+        kube-aggregator/pkg/apis/apiregistration/v1/generated.proto
 
 Output: {"_source": header, "kinds": {"apiVersion/Kind": message}, "messages": {message:
 {field number: [json name, kind, flags]}}}. `kind` is a scalar type (`string`, `int32`, ...),
@@ -51,6 +55,7 @@ PACKAGE_PREFIXES = (
     "k8s.io.apimachinery.pkg.util.",
     "k8s.io.apimachinery.pkg.",
     "k8s.io.apiextensions_apiserver.pkg.apis.",
+    "k8s.io.kube_aggregator.pkg.apis.",
 )
 
 # apiVersion -> short proto package.
@@ -68,7 +73,10 @@ GROUP_PACKAGES = {
     "scheduling.k8s.io/v1": "scheduling.v1",
     "policy/v1": "policy.v1",
     "storage.k8s.io/v1": "storage.v1",
+    "certificates.k8s.io/v1": "certificates.v1",
+    "admissionregistration.k8s.io/v1": "admissionregistration.v1",
     "apiextensions.k8s.io/v1": "apiextensions.v1",
+    "apiregistration.k8s.io/v1": "apiregistration.v1",
     "meta.k8s.io/v1": "meta.v1",
     "authentication.k8s.io/v1": "authentication.v1",
     "authorization.k8s.io/v1": "authorization.v1",
@@ -79,7 +87,7 @@ GROUP_PACKAGES = {
 ROOTS = {
     "v1": ["Namespace", "Pod", "Service", "Endpoints", "ConfigMap", "Secret", "ServiceAccount",
            "Event", "Node", "PersistentVolumeClaim", "PersistentVolume", "LimitRange",
-           "ResourceQuota", "ReplicationController", "Binding"],
+           "ResourceQuota", "ReplicationController", "Binding", "PodTemplate"],
     "apps/v1": ["Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "ControllerRevision"],
     "batch/v1": ["Job", "CronJob"],
     "autoscaling/v1": ["Scale"],
@@ -91,8 +99,16 @@ ROOTS = {
     "rbac.authorization.k8s.io/v1": ["Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"],
     "scheduling.k8s.io/v1": ["PriorityClass"],
     "policy/v1": ["PodDisruptionBudget", "Eviction"],
-    "storage.k8s.io/v1": ["StorageClass"],
+    "storage.k8s.io/v1": ["StorageClass", "CSIDriver", "CSINode", "VolumeAttachment",
+                          "CSIStorageCapacity"],
+    # `kubectl certificate approve|deny` sends the request back to its approval subresource
+    "certificates.k8s.io/v1": ["CertificateSigningRequest"],
+    "admissionregistration.k8s.io/v1": ["ValidatingWebhookConfiguration",
+                                        "MutatingWebhookConfiguration",
+                                        "ValidatingAdmissionPolicy",
+                                        "ValidatingAdmissionPolicyBinding"],
     "apiextensions.k8s.io/v1": ["CustomResourceDefinition"],
+    "apiregistration.k8s.io/v1": ["APIService"],
     "meta.k8s.io/v1": ["DeleteOptions"],
     # serviceaccounts/token (kubectl create token), `kubectl auth whoami`, TokenReview
     "authentication.k8s.io/v1": ["TokenRequest", "SelfSubjectReview", "TokenReview"],

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Mapping
 
+from orchestrator.api import admissionregistration, apiservices, csi
 from orchestrator.api.kinds import ResourceType
 from orchestrator.api.schema_defaults import apply_schema_defaults
 
@@ -333,6 +334,11 @@ _DEFAULTERS: Mapping[tuple[str, str], Callable[[Obj], None]] = {
     ("rbac.authorization.k8s.io", "RoleBinding"): _role_binding,
     ("rbac.authorization.k8s.io", "ClusterRoleBinding"): _role_binding,
 }
+
+
+# The kinds whose defaults live with their rules, in a module of their own.
+_DEFAULTERS = {**_DEFAULTERS, **admissionregistration.DEFAULTERS, **apiservices.DEFAULTERS,
+               **csi.DEFAULTERS}
 
 
 def apply_defaults(obj: dict[str, Any], rt: ResourceType) -> None:

@@ -15,6 +15,7 @@ AGGREGATED_V2BETA1 = "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGro
 
 _SUBRESOURCE_VERBS = {
     "status": ["get", "patch", "update"],
+    "approval": ["get", "patch", "update"],
     "scale": ["get", "patch", "update"],
     "log": ["get"],
     "binding": ["create"],

@@ -21,7 +21,12 @@ class Cause:
     field: str = ""
 
     def to_dict(self) -> dict[str, str]:
-        out = {"reason": self.reason, "message": self.message}
+        # metav1.StatusCause: every field is `omitempty`.
+        out = {}
+        if self.reason:
+            out["reason"] = self.reason
+        if self.message:
+            out["message"] = self.message
         if self.field:
             out["field"] = self.field
         return out
@@ -52,16 +57,15 @@ class APIError(Exception):
         self.retry_after = retry_after
 
     def status(self) -> dict[str, Any]:
-        """The `Status` object a real API server sends for this error."""
-        body: dict[str, Any] = {
-            "kind": "Status",
-            "apiVersion": "v1",
-            "metadata": {},
-            "status": "Failure",
-            "message": self.message,
-            "reason": self.reason,
-            "code": self.code,
-        }
+        """The `Status` object a real API server sends for this error: metav1.Status's
+        fields in Go's order, `omitempty` ones left out when empty (`metadata`, a struct,
+        is always there)."""
+        body: dict[str, Any] = {"kind": "Status", "apiVersion": "v1", "metadata": {},
+                                "status": "Failure"}
+        if self.message:
+            body["message"] = self.message
+        if self.reason:
+            body["reason"] = self.reason
         details: dict[str, Any] = {}
         if self.name:
             details["name"] = self.name
@@ -71,10 +75,12 @@ class APIError(Exception):
             details["kind"] = self.kind
         if self.causes:
             details["causes"] = [c.to_dict() for c in self.causes]
-        if self.retry_after is not None:
+        if self.retry_after:
             details["retryAfterSeconds"] = self.retry_after
         if details:
             body["details"] = details
+        if self.code:
+            body["code"] = self.code
         return body
 
 

@@ -9,9 +9,12 @@ orjson silently merges).
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, Generic, TypeVar
 
 import orjson
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -29,7 +32,26 @@ def dumps(obj: Any) -> bytes:
     except TypeError:
         # orjson refuses integers beyond 64 bits and non-string keys; JSON itself allows the
         # first (a free-form field of a custom resource may hold one), so write it slowly.
-        return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+        text = json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+        # A lone surrogate has no UTF-8 form; Go writes U+FFFD for invalid text instead.
+        return _LONE_SURROGATE.sub(r"\\ufffd", text).encode()
+
+
+# What Go's encoding/json writes differently from orjson: it escapes <, >, & (HTMLEscape,
+# on by default) and U+2028/U+2029 in strings. These bytes only ever occur inside strings
+# in JSON text, so replacing them everywhere is exact.
+_GO_ESCAPES = ((b"&", b"\\u0026"), (b"<", b"\\u003c"), (b">", b"\\u003e"),
+               ("\u2028".encode(), b"\\u2028"), ("\u2029".encode(), b"\\u2029"))
+
+
+def go_encode(obj: Any) -> bytes:
+    """The bytes kube-apiserver sends for `obj`: its JSON serializer is a `json.Encoder`,
+    which escapes as above and ends every document with a newline."""
+    data = dumps(obj)
+    for raw, escaped in _GO_ESCAPES:
+        if raw in data:
+            data = data.replace(raw, escaped)
+    return data + b"\n"
 
 
 def dumps_text(obj: Any) -> str:

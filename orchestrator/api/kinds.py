@@ -55,6 +55,12 @@ class ResourceType:
     def has_status(self) -> bool:
         return "status" in self.subresources
 
+    @property
+    def returns_deleted_object(self) -> bool:
+        """Whether DELETE answers with the object rather than a Status Success (the
+        registry's `ReturnDeletedObject`)."""
+        return not self.custom and self.key in RETURNS_DELETED_OBJECT
+
 
 def _rt(
     group: str,
@@ -82,6 +88,7 @@ def _rt(
 
 
 _ALL = ("all",)
+_EXTENSIONS = ("api-extensions",)
 BUILTIN_TYPES: tuple[ResourceType, ...] = (
     # core/v1
     _rt("", "v1", "Namespace", "namespaces", False, ["ns"], subs=["status", "finalize"],
@@ -103,6 +110,7 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
     _rt("", "v1", "ResourceQuota", "resourcequotas", short=["quota"], subs=["status"]),
     _rt("", "v1", "ReplicationController", "replicationcontrollers", short=["rc"],
         cats=_ALL, subs=["status", "scale"]),
+    _rt("", "v1", "PodTemplate", "podtemplates"),
     # apps/v1
     _rt("apps", "v1", "Deployment", "deployments", short=["deploy"], cats=_ALL,
         subs=["status", "scale"]),
@@ -140,6 +148,29 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
         subs=["status"]),
     # storage.k8s.io/v1
     _rt("storage.k8s.io", "v1", "StorageClass", "storageclasses", False, ["sc"]),
+    # (stored and served; no CSI driver runs here)
+    _rt("storage.k8s.io", "v1", "CSIDriver", "csidrivers", False),
+    _rt("storage.k8s.io", "v1", "CSINode", "csinodes", False),
+    _rt("storage.k8s.io", "v1", "VolumeAttachment", "volumeattachments", False,
+        subs=["status"]),
+    _rt("storage.k8s.io", "v1", "CSIStorageCapacity", "csistoragecapacities"),
+    # certificates.k8s.io/v1: requests are approved or denied here (the approval
+    # subresource); no signer issues certificates yet.
+    _rt("certificates.k8s.io", "v1", "CertificateSigningRequest",
+        "certificatesigningrequests", False, ["csr"], subs=["status", "approval"]),
+    # apiregistration.k8s.io/v1: stored and listed; nothing is proxied to them yet.
+    _rt("apiregistration.k8s.io", "v1", "APIService", "apiservices", False,
+        cats=_EXTENSIONS, subs=["status"]),
+    # admissionregistration.k8s.io/v1: stored and validated; no webhook is called and no
+    # policy evaluated yet.
+    _rt("admissionregistration.k8s.io", "v1", "ValidatingWebhookConfiguration",
+        "validatingwebhookconfigurations", False, cats=_EXTENSIONS),
+    _rt("admissionregistration.k8s.io", "v1", "MutatingWebhookConfiguration",
+        "mutatingwebhookconfigurations", False, cats=_EXTENSIONS),
+    _rt("admissionregistration.k8s.io", "v1", "ValidatingAdmissionPolicy",
+        "validatingadmissionpolicies", False, cats=_EXTENSIONS, subs=["status"]),
+    _rt("admissionregistration.k8s.io", "v1", "ValidatingAdmissionPolicyBinding",
+        "validatingadmissionpolicybindings", False, cats=_EXTENSIONS),
     # Reviews: answered on create, never stored (orchestrator/server/reviews.py).
     _rt("authorization.k8s.io", "v1", "SelfSubjectAccessReview", "selfsubjectaccessreviews",
         False, verbs=("create",)),
@@ -153,13 +184,25 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
         verbs=("create",)),
     # apiextensions.k8s.io/v1
     _rt("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions",
-        False, ["crd", "crds"], cats=("api-extensions",), subs=["status"]),
+        False, ["crd", "crds"], cats=_EXTENSIONS, subs=["status"]),
 )
+
+# The resources whose registry sets `ReturnDeletedObject` (kube-apiserver's
+# pkg/registry/*/storage): DELETE answers with the object, as their OpenAPI operations
+# declare, and typed clients decode it as that kind. Every other resource answers a
+# `Status` with `status: Success` once the object is gone.
+RETURNS_DELETED_OBJECT = frozenset({
+    "/pods", "/services", "/serviceaccounts", "/namespaces", "/persistentvolumeclaims",
+    "/persistentvolumes", "/resourcequotas", "/podtemplates", "storage.k8s.io/storageclasses",
+    "storage.k8s.io/csidrivers", "storage.k8s.io/csinodes",
+    "storage.k8s.io/volumeattachments",
+})
 
 # Preferred order of groups in discovery, as kube-apiserver lists them.
 GROUP_ORDER = (
-    "", "apps", "events.k8s.io", "autoscaling", "batch", "networking.k8s.io", "policy",
-    "rbac.authorization.k8s.io", "storage.k8s.io", "apiextensions.k8s.io",
+    "", "apiregistration.k8s.io", "apps", "events.k8s.io", "autoscaling", "batch",
+    "certificates.k8s.io", "networking.k8s.io", "policy", "rbac.authorization.k8s.io",
+    "storage.k8s.io", "admissionregistration.k8s.io", "apiextensions.k8s.io",
     "scheduling.k8s.io", "coordination.k8s.io", "discovery.k8s.io", "authentication.k8s.io",
     "authorization.k8s.io",
 )

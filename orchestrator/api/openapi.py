@@ -50,6 +50,7 @@ _SUBRESOURCE_KINDS = {
 # Subresource -> the operations it offers (as HTTP methods).
 _SUBRESOURCE_METHODS = {
     "status": ("get", "put", "patch"),
+    "approval": ("get", "put", "patch"),
     "scale": ("get", "put", "patch"),
     "ephemeralcontainers": ("get", "put", "patch"),
     "resize": ("get", "put", "patch"),
@@ -397,9 +398,11 @@ def _resource_paths(rt: ResourceType, kind_name: str) -> dict[str, Any]:
             body_types=_PATCH_TYPES, response=kind_name, codes=("200", "201"),
             description=f"partially update the specified {rt.kind}")
     if "delete" in verbs:
+        # What DELETE answers: the object where the registry returns it, else a Status.
+        deleted = kind_name if rt.returns_deleted_object else _META + "Status"
         item["delete"] = _operation(
             "delete", "delete", f"delete{camel}{scope}{rt.kind}", tag, gvk,
-            params=_DELETE_PARAMS, body=_META + "DeleteOptions", response=_META + "Status",
+            params=_DELETE_PARAMS, body=_META + "DeleteOptions", response=deleted,
             codes=("200", "202"), description=f"delete a {rt.kind}")
     item_path = f"{base}{ns_part}/{rt.plural}/{{name}}"
     if item:
@@ -491,6 +494,33 @@ def _subresource_path(
 
 
 # --- documents --------------------------------------------------------------------------
+def component_schemas(served: Iterable[ResourceType]) -> dict[str, Any]:
+    """The component schemas that describe `served` (each kind, its list, the bodies of its
+    subresources, and everything they reference), as the v3 documents carry them. Shared,
+    not copied: callers must not change them."""
+    roots: list[str] = list(_COMMON_DEFS)
+    extra_components: dict[str, Any] = {}
+    for rt in served:
+        kind_name = _component_name(rt.group, rt.version, rt.kind)
+        if rt.custom or definition_name_for(rt.group, rt.version, rt.kind) is None:
+            extra_components[kind_name] = _crd_component(rt)
+            extra_components[f"{kind_name}List"] = _list_component(rt, kind_name)
+            roots.append(_META + "ListMeta")
+        else:
+            roots.append(kind_name)
+            list_def = definition_name_for(rt.group, rt.version, rt.list_kind)
+            if list_def is not None:
+                roots.append(list_def)
+        for sub in rt.subresources:
+            if sub in _SUBRESOURCE_KINDS:
+                name = definition_name_for(*_SUBRESOURCE_KINDS[sub])
+                if name:
+                    roots.append(name)
+    schemas: dict[str, Any] = {name: _component(name) for name in _closure(tuple(sorted(roots)))}
+    schemas.update(extra_components)
+    return schemas
+
+
 def document_hash(document: Mapping[str, Any]) -> str:
     """A stable digest of a document, as used in `serverRelativeURL`'s `hash=`."""
     encoded = json.dumps(document, sort_keys=True, separators=(",", ":")).encode("utf-8")
@@ -539,6 +569,7 @@ def _builtin_document(
 
 def _build_document(group: str, version: str, served: list[ResourceType]) -> dict[str, Any]:
     base = f"/{group_version_path(group, version)}/"
+    schemas = component_schemas(served)
     tag, camel = _tag(group, version), _camel(group, version)
     paths: dict[str, Any] = {
         base: {"get": {
@@ -547,27 +578,8 @@ def _build_document(group: str, version: str, served: list[ResourceType]) -> dic
             "responses": _response(_META + "APIResourceList", ("200",)),
         }},
     }
-    roots: list[str] = list(_COMMON_DEFS)
-    extra_components: dict[str, Any] = {}
     for rt in served:
-        kind_name = _component_name(rt.group, rt.version, rt.kind)
-        if rt.custom or definition_name_for(rt.group, rt.version, rt.kind) is None:
-            extra_components[kind_name] = _crd_component(rt)
-            extra_components[f"{kind_name}List"] = _list_component(rt, kind_name)
-            roots.append(_META + "ListMeta")
-        else:
-            roots.append(kind_name)
-            list_def = definition_name_for(rt.group, rt.version, rt.list_kind)
-            if list_def is not None:
-                roots.append(list_def)
-        for sub in rt.subresources:
-            if sub in _SUBRESOURCE_KINDS:
-                name = definition_name_for(*_SUBRESOURCE_KINDS[sub])
-                if name:
-                    roots.append(name)
-        paths.update(_resource_paths(rt, kind_name))
-    schemas: dict[str, Any] = {name: _component(name) for name in _closure(tuple(sorted(roots)))}
-    schemas.update(extra_components)
+        paths.update(_resource_paths(rt, _component_name(rt.group, rt.version, rt.kind)))
     return {
         "openapi": "3.0.0",
         "info": {"title": "Kubernetes", "version": kubernetes_version()},
@@ -584,6 +596,7 @@ def _build_document(group: str, version: str, served: list[ResourceType]) -> dic
 
 
 __all__ = [
+    "component_schemas",
     "document_hash",
     "group_version_path",
     "openapi_document",

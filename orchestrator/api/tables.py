@@ -2,7 +2,7 @@
 `Accept: application/json;as=Table;v=v1;g=meta.k8s.io`.
 
 Three sources of columns, as in a real cluster:
-- built-in kinds with a kube printer (`table_workloads`, `table_resources`);
+- built-in kinds with a kube printer (`table_workloads`, `table_resources`, `table_cluster`);
 - custom resources: NAME plus the CRD version's `additionalPrinterColumns`, or NAME and AGE
   when it declares none (apiextensions-apiserver's default);
 - any other built-in kind (Role, ClusterRole, LimitRange, CustomResourceDefinition, ...): the
@@ -29,11 +29,13 @@ from orchestrator.api.table_cells import (
     name_column,
     name_of,
 )
+from orchestrator.api.table_cluster import PRINTERS as CLUSTER_PRINTERS
 from orchestrator.api.table_resources import PRINTERS as RESOURCE_PRINTERS
 from orchestrator.api.table_workloads import PRINTERS as WORKLOAD_PRINTERS
 
 INCLUDE_OBJECT = ("Metadata", "Object", "None")
-_PRINTERS: dict[tuple[str, str], Printer] = {**WORKLOAD_PRINTERS, **RESOURCE_PRINTERS}
+_PRINTERS: dict[tuple[str, str], Printer] = {**WORKLOAD_PRINTERS, **RESOURCE_PRINTERS,
+                                             **CLUSTER_PRINTERS}
 _DEFAULT_CR_COLUMNS = [
     {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp", "description": CREATED_DESCRIPTION}
 ]

@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 
+from orchestrator.api import admissionregistration, apiservices, certificates, csi
 from orchestrator.api.errors import (
     BadRequest,
     Cause,
@@ -61,6 +62,9 @@ def name_rule_for(kind: str, group: str) -> str:
         return "dns1123-label"
     if group == "" and kind == "Service":
         return "dns1035-label"  # Services are DNS-1035 labels, stricter than RFC 1123
+    if group in ("certificates.k8s.io", "apiregistration.k8s.io"):
+        # CSR names are free-form; an APIService's is `<version>.<group>` (`v1.` for core).
+        return "path-segment"
     return "dns1123-subdomain"
 
 
@@ -304,9 +308,7 @@ class _Walker:
         if enum is not None and value not in enum and not _is_type_meta(path):
             self.found.causes.append(not_supported(path, value, [str(e) for e in enum]))
         if node.format == "byte" and isinstance(value, str):
-            try:
-                base64.b64decode(value, validate=True)
-            except (binascii.Error, ValueError):
+            if go_base64_decode(value) is None:
                 self._decode("illegal base64 data at input byte " + str(_bad_b64_at(value)))
         if self.crd:
             self.found.causes += _crd_limits(value, node, path)
@@ -330,7 +332,9 @@ class _Walker:
 
 
 # ServicePort.port is optional on the wire; validation reports 0 as out of range instead.
-_REQUIRED_CHECKED_ELSEWHERE = {("io.k8s.api.core.v1.ServicePort", "port")}
+_REQUIRED_CHECKED_ELSEWHERE = {("io.k8s.api.core.v1.ServicePort", "port")} \
+    | admissionregistration.REQUIRED_CHECKED_HERE | apiservices.REQUIRED_CHECKED_HERE \
+    | certificates.REQUIRED_CHECKED_HERE | csi.REQUIRED_CHECKED_HERE
 
 
 def _is_type_meta(path: str) -> bool:
@@ -343,9 +347,24 @@ def _join(path: str, key: str) -> str:
 
 def _bad_b64_at(value: str) -> int:
     for index, char in enumerate(value):
-        if not (char.isalnum() or char in "+/="):
+        if not (char.isalnum() or char in "+/=\r\n"):
             return index
     return len(value) - len(value) % 4
+
+
+def go_base64_decode(value: str) -> bytes | None:
+    """[]byte fields as Go's JSON decoder reads them: standard base64, padded, with any
+    \\r and \\n skipped (a 76-column MIME wrap is accepted); None when it is not base64."""
+    try:
+        return base64.b64decode(value.replace("\r", "").replace("\n", ""), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _canonical_bytes(value: str) -> str:
+    # Stored decoded and served re-encoded: what is read back is the canonical form.
+    decoded = go_base64_decode(value)
+    return value if decoded is None else base64.b64encode(decoded).decode("ascii")
 
 
 def _crd_limits(value: Any, node: SchemaNode, path: str) -> list[Cause]:
@@ -623,7 +642,13 @@ def semantic_causes(obj: Mapping[str, Any], rt: ResourceType) -> list[Cause]:
         return _service_causes(obj)
     if rt.group == "" and kind in ("ConfigMap", "Secret"):
         return _config_key_causes(obj) + data_size_causes(obj, kind)
-    return []
+    rules = _KIND_RULES.get((rt.group, kind))
+    return rules(obj) if rules is not None else []
+
+
+# The kinds whose rules live in a module of their own.
+_KIND_RULES = {**admissionregistration.CAUSES, **apiservices.CAUSES, **certificates.CAUSES,
+               **csi.CAUSES}
 
 
 # --- entry points -----------------------------------------------------------------------
@@ -723,6 +748,8 @@ def _prune_value(value: Any, node: SchemaNode, top: bool = False) -> Any:
     if isinstance(value, list):
         items = node.items()
         return [_prune_value(v, items) for v in value] if items is not None else list(value)
+    if isinstance(value, str) and not node.from_crd and node.format == "byte":
+        return _canonical_bytes(value)
     return value
 
 

@@ -14,6 +14,7 @@ from orchestrator.api import discovery, errors, openapi
 from orchestrator.api.rbac import ANONYMOUS
 from orchestrator.api.requestinfo import request_attributes
 from orchestrator.server import content, kubelet_proxy, namespaces, portforward, proxy, reviews
+from orchestrator.server import openapi_v2
 from orchestrator.server.auth import Auth
 from orchestrator.server.limits import ServerLimits, inflight_middleware, mark_busy
 from orchestrator.server.objects import ObjectService
@@ -130,6 +131,7 @@ class APIServer:
             r.add_get("/version" + suffix, self.version)
             r.add_get("/api" + suffix, self.core_discovery)
             r.add_get("/apis" + suffix, self.group_discovery)
+        openapi_v2.install(self.app, service)  # what kubectl validates a List against
         r.add_get("/openapi/v3", self.openapi_index)
         r.add_get("/openapi/v3/{path:.+}", self.openapi_document)
         # Pod network: pods/portforward goes through the subresource table; pods/proxy and

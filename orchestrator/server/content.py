@@ -132,8 +132,9 @@ def respond(
     obj: Any, status: int = 200, warnings: list[str] | None = None,
     content_type: str = JSON,
 ) -> web.Response:
-    resp = web.Response(body=jsonio.dumps(obj), status=status, content_type="application/json",
-                        charset="utf-8")
+    # Byte for byte what kube-apiserver's JSON serializer writes (escapes, final newline).
+    resp = web.Response(body=jsonio.go_encode(obj), status=status,
+                        content_type="application/json", charset="utf-8")
     if content_type != JSON:
         resp.headers["Content-Type"] = content_type
     for w in warnings or []:

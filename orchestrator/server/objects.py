@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from orchestrator.api.jsoncopy import json_copy
 from orchestrator.api import apply as ssa
-from orchestrator.api import defaults, errors, meta, patch, schemas, validation
+from orchestrator.api import certificates, defaults, errors, meta, patch, schemas, validation
 from orchestrator.api.kinds import (
     Registry,
     ResourceType,
@@ -58,6 +58,17 @@ _INITIAL_STATUS: dict[str, dict[str, Any]] = {
     "/persistentvolumes": {"phase": "Pending"},
     "policy/poddisruptionbudgets": {"disruptionsAllowed": 0, "currentHealthy": 0,
                                     "desiredHealthy": 0, "expectedPods": 0},
+    # The status fields without `omitempty` in the Go types, zero, in Go's field order:
+    # `kubectl wait --for=jsonpath='{.status.availableReplicas}'=0` finds them at once.
+    "apps/statefulsets": {"replicas": 0, "availableReplicas": 0},
+    "apps/daemonsets": {"currentNumberScheduled": 0, "numberMisscheduled": 0,
+                        "desiredNumberScheduled": 0, "numberReady": 0},
+    "/replicationcontrollers": {"replicas": 0},
+    "autoscaling/horizontalpodautoscalers": {"desiredReplicas": 0, "currentMetrics": None},
+    "storage.k8s.io/volumeattachments": {"attached": False},
+    certificates.CSR_KEY: {},
+    "apiregistration.k8s.io/apiservices": {},
+    "admissionregistration.k8s.io/validatingadmissionpolicies": {},
 }
 
 
@@ -92,6 +103,9 @@ class DeleteOptions:
     precondition_rv: str | None = None
     dry_run: bool = False
     user: UserInfo | None = None
+    # `orphanDependents` as sent (None when absent): an explicit false makes a delete that
+    # has not finished yet answer 202 Accepted, as kube-apiserver does.
+    orphan_dependents: bool | None = None
 
 
 @dataclass
@@ -241,7 +255,7 @@ class ObjectService:
                 obj["status"] = json_copy(_INITIAL_STATUS[rt.key])
         defaults.apply_defaults(obj, rt)
         attrs = self._admit(rt, Operation.CREATE, ns, md["name"], obj, None, "", opts)
-        self._prepare_create(rt, obj)
+        self._prepare_create(rt, obj, opts.user)
         warnings, obj = self._validated(rt, obj, opts)
         md = obj["metadata"]
         if attrs is not None:
@@ -307,8 +321,11 @@ class ObjectService:
         )
         return warnings, validation.prune(obj, schema)
 
-    def _prepare_create(self, rt: ResourceType, obj: dict[str, Any]) -> None:
-        if rt.key == "/services":
+    def _prepare_create(self, rt: ResourceType, obj: dict[str, Any],
+                        user: UserInfo | None) -> None:
+        if rt.key == certificates.CSR_KEY:
+            certificates.prepare_create(obj, user)
+        elif rt.key == "/services":
             allocation.assign_cluster_ip(obj, self.store.objects("/services"))
         elif rt.key == "/pods":
             status = obj.setdefault("status", {})
@@ -370,6 +387,14 @@ class ObjectService:
         self, rt: ResourceType, current: dict[str, Any], new: dict[str, Any], subresource: str
     ) -> dict[str, Any]:
         """The object to store: `new`, with the parts this endpoint may not change kept."""
+        merged = self._merge_fields(rt, current, new, subresource)
+        if rt.key == certificates.CSR_KEY:  # spec fixed; approval and status have own rules
+            merged = certificates.prepare_update(current, new, merged, subresource, self._now())
+        return merged
+
+    def _merge_fields(
+        self, rt: ResourceType, current: dict[str, Any], new: dict[str, Any], subresource: str
+    ) -> dict[str, Any]:
         if subresource == "status":
             merged = json_copy(current)
             if "status" in new:

@@ -80,7 +80,8 @@ class ResourceHandlers:
         t = resolve(self.service, group, version, segments)
         _check_subresource(t)
         method = request.method
-        if t.subresource and t.subresource not in ("status",):
+        # status and a CSR's approval are the object itself, with their own write rules.
+        if t.subresource and t.subresource not in ("status", "approval"):
             return await subresources.handle(self, request, t)
         if t.name is None:
             if method == "GET":
@@ -255,17 +256,18 @@ class ResourceHandlers:
         return self.respond_object(request, result.obj, status, result.warnings)
 
     async def delete(self, request: web.Request, t: Target) -> web.Response:
+        """kube-apiserver's DeleteResource: the object while it is still being deleted
+        (202 only when `orphanDependents: false` was sent), and once it is gone the object
+        for registries that return it, else a Status Success naming it."""
         opts = await _delete_options(request)
         assert t.name is not None
         obj, gone = self.service.delete(t.rt, _ns(t), t.name, opts)
         if not gone:
+            code = 202 if opts.orphan_dependents is False else 200
+            return self.respond_object(request, obj, code)
+        if t.rt.returns_deleted_object:
             return self.respond_object(request, obj, 200)
-        md = obj.get("metadata") or {}
-        return content.respond({
-            "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
-            "details": {"name": md.get("name"), "group": t.rt.group, "kind": t.rt.plural,
-                        "uid": md.get("uid")},
-        })
+        return content.respond(deleted_status(t.rt, obj))
 
     async def delete_collection(self, request: web.Request, t: Target) -> web.Response:
         if "deletecollection" not in t.rt.verbs:
@@ -289,6 +291,16 @@ class ResourceHandlers:
 
 def _ns(t: Target) -> str:
     return t.namespace or ""
+
+
+def deleted_status(rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
+    """The registry's finalizeDelete answer: status Success, details naming the object by
+    resource (`kind` holds the plural) and uid; no code, every empty field left out."""
+    md = obj.get("metadata") or {}
+    details = {"name": md.get("name"), "group": rt.group, "kind": rt.plural,
+               "uid": md.get("uid")}
+    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+            "details": {k: v for k, v in details.items() if v}}
 
 
 def _partial(obj: dict[str, Any]) -> dict[str, Any]:
@@ -341,8 +353,9 @@ async def _delete_options(request: web.Request) -> DeleteOptions:
     grace = raw.get("gracePeriodSeconds", q.get("gracePeriodSeconds"))
     propagation = raw.get("propagationPolicy", q.get("propagationPolicy"))
     orphan = raw.get("orphanDependents", q.get("orphanDependents"))
-    if propagation is None and orphan is not None:
-        propagation = "Orphan" if str(orphan).lower() == "true" else "Background"
+    orphan_flag = None if orphan is None else str(orphan).lower() == "true"
+    if propagation is None and orphan_flag is not None:
+        propagation = "Orphan" if orphan_flag else "Background"
     if propagation not in (None, "Foreground", "Background", "Orphan"):
         raise errors.BadRequest(
             f'DeleteOptions.meta.k8s.io "" is invalid: propagationPolicy: Unsupported value: '
@@ -360,7 +373,7 @@ async def _delete_options(request: web.Request) -> DeleteOptions:
         grace_period=grace_int, propagation=propagation,
         precondition_uid=pre.get("uid") if isinstance(pre, dict) else None,
         precondition_rv=pre.get("resourceVersion") if isinstance(pre, dict) else None,
-        dry_run=bool(dry), user=request.get("user"),
+        dry_run=bool(dry), user=request.get("user"), orphan_dependents=orphan_flag,
     )
 
 

@@ -31,6 +31,18 @@ PATHS = [
     "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
     "/apis/nonexistent.io/v1/things",
     "/api/v1/namespaces/default/configmaps/base/unknownsub",
+    "/api/v1/namespaces/default/podtemplates",
+    "/apis/certificates.k8s.io/v1/certificatesigningrequests",
+    "/apis/certificates.k8s.io/v1/certificatesigningrequests/base",
+    "/apis/certificates.k8s.io/v1/certificatesigningrequests/base/approval",
+    "/apis/certificates.k8s.io/v1/certificatesigningrequests/base/status",
+    "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations",
+    "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations",
+    "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies",
+    "/apis/apiregistration.k8s.io/v1/apiservices",
+    "/apis/storage.k8s.io/v1/csidrivers",
+    "/apis/storage.k8s.io/v1/volumeattachments",
+    "/openapi/v2",
 ]
 CONTENT_TYPES = [
     "application/json", "application/yaml", "application/json-patch+json",
@@ -73,6 +85,10 @@ bodies = st.one_of(
     json_values.map(lambda v: json.dumps(v).encode()),
     _typed("ConfigMap", "v1").map(lambda v: json.dumps(v).encode()),
     _typed("Deployment", "apps/v1").map(lambda v: json.dumps(v).encode()),
+    _typed("CertificateSigningRequest", "certificates.k8s.io/v1").map(
+        lambda v: json.dumps(v).encode()),
+    _typed("ValidatingWebhookConfiguration", "admissionregistration.k8s.io/v1").map(
+        lambda v: json.dumps(v).encode()),
     st.binary(max_size=200),
     st.text(max_size=200).map(str.encode),
     st.just(b'{"a": [' * 2000),
@@ -105,7 +121,25 @@ def session(control_plane: ControlPlane) -> requests.Session:
         "spec": {"selector": {"matchLabels": {"a": "b"}}, "template": {
             "metadata": {"labels": {"a": "b"}},
             "spec": {"containers": [{"name": "c", "image": "i"}]}}}})
+    s.post(f"{base}/apis/certificates.k8s.io/v1/certificatesigningrequests", json={
+        "metadata": {"name": "base"}, "spec": {
+            "request": _csr_request(), "signerName": "example.com/signer",
+            "usages": ["client auth"]}})
     return s
+
+
+def _csr_request() -> str:
+    import base64
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    request = x509.CertificateSigningRequestBuilder().subject_name(
+        x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "base")])).sign(key, hashes.SHA256())
+    return base64.b64encode(request.public_bytes(serialization.Encoding.PEM)).decode()
 
 
 def _revision(s: requests.Session, base: str) -> str:

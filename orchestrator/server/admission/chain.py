@@ -13,6 +13,7 @@ from typing import Callable, Sequence
 
 from orchestrator.api import errors
 from orchestrator.server.admission import podsecurity, priority, rbac_escalation
+from orchestrator.server.admission import default_toleration_seconds
 from orchestrator.server.admission.interfaces import (
     Attributes,
     MutationInterface,
@@ -32,13 +33,15 @@ AuditSink = Callable[[Attributes, "errors.APIError | None"], None]
 #   ServiceAccount
 #   PodSecurity
 #   Priority
-#   DefaultTolerationSeconds, DefaultStorageClass, ...
+#   DefaultTolerationSeconds
+#   DefaultStorageClass, ...
 #   ResourceQuota        -> last, after every other validating plugin
 # and after admission, where kube's RBAC registry storage refuses escalation:
 #   RBACEscalation
 ORDERED_PLUGINS: list[tuple[str, PluginFactory]] = [
     (podsecurity.NAME, podsecurity.PodSecurity),
     (priority.NAME, priority.Priority),
+    (default_toleration_seconds.NAME, default_toleration_seconds.DefaultTolerationSeconds),
     (rbac_escalation.NAME, rbac_escalation.RBACEscalation),
 ]
 
