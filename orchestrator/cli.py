@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from orchestrator import datadir, eventloop
+from orchestrator import datadir
 from orchestrator.settings import ALL_COMPONENTS, default_data_dir
 
 
@@ -190,6 +190,8 @@ def scheduler_command(rest: list[str]) -> int:
     args = parser.parse_args(rest)
     if not Path(args.kubeconfig).exists():
         raise CLIError(f"kubeconfig {args.kubeconfig} does not exist")
+    from orchestrator import eventloop  # asyncio and uvloop: not for `status` or `--help`
+
     return eventloop.run(_run_scheduler(args))
 
 

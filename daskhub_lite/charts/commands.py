@@ -6,7 +6,11 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from . import cli, commands_packaging
+from daskhub_lite.lazy import handlers
+
+from . import commands_packaging
+
+cli = handlers("daskhub_lite.charts.cli")  # Helm's engine loads when a chart command runs
 
 SubParsers = "argparse._SubParsersAction[argparse.ArgumentParser]"
 

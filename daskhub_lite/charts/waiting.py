@@ -1,7 +1,8 @@
 """Progress while Helm waits: which of the release's workloads are not ready yet, and why.
 
 Helm's own `--wait` decides success or failure; this only reads the same objects (through the
-`kubernetes` client) and prints a line whenever the picture changes.
+light REST client, `kubehttp`, so that polling starts at once instead of after the `kubernetes`
+client's second of imports) and prints a line whenever the picture changes.
 """
 
 from __future__ import annotations
@@ -25,50 +26,51 @@ def workloads(manifest: str, default_namespace: str) -> list[tuple[str, str, str
     return found
 
 
-def _pod_reason(pod: Any) -> str:
-    status = pod.status
-    for cond in status.conditions or []:
-        if cond.type == "PodScheduled" and cond.status == "False":
-            return f"unschedulable: {cond.message or cond.reason}"
-    for cs in (status.container_statuses or []):
-        waiting = cs.state.waiting if cs.state else None
-        if waiting and waiting.reason:
-            return f"{waiting.reason}: {waiting.message}" if waiting.message else waiting.reason
-        terminated = cs.state.terminated if cs.state else None
+def _pod_reason(pod: dict[str, Any]) -> str:
+    status = pod.get("status") or {}
+    for cond in status.get("conditions") or []:
+        if cond.get("type") == "PodScheduled" and cond.get("status") == "False":
+            return f"unschedulable: {cond.get('message') or cond.get('reason')}"
+    for cs in status.get("containerStatuses") or []:
+        state = cs.get("state") or {}
+        waiting = state.get("waiting") or {}
+        if waiting.get("reason"):
+            return (f"{waiting['reason']}: {waiting['message']}" if waiting.get("message")
+                    else str(waiting["reason"]))
+        terminated = state.get("terminated")
         if terminated:
-            return f"container exited {terminated.exit_code} ({terminated.reason})"
-    return (status.phase or "Pending").lower()
+            return (f"container exited {terminated.get('exitCode')} "
+                    f"({terminated.get('reason')})")
+    return str(status.get("phase") or "Pending").lower()
+
+
+_PLURALS = {"Deployment": ("apps/v1", "deployments"), "StatefulSet": ("apps/v1", "statefulsets"),
+            "DaemonSet": ("apps/v1", "daemonsets"), "Job": ("batch/v1", "jobs")}
 
 
 def describe(api: Any, kind: str, namespace: str, name: str) -> str | None:
-    """None when ready; otherwise a short reason."""
-    from kubernetes import client
-    from kubernetes.client.exceptions import ApiException
+    """None when ready; otherwise a short reason. `api` is a `kubehttp.Transport`."""
+    from daskhub_lite.kubehttp import APIStatusError, resource_path
 
-    apps = client.AppsV1Api(api)
     try:
-        if kind == "Deployment":
-            obj = apps.read_namespaced_deployment(name, namespace)
-            want, ready = obj.spec.replicas or 0, obj.status.ready_replicas or 0
-        elif kind == "StatefulSet":
-            obj = apps.read_namespaced_stateful_set(name, namespace)
-            want, ready = obj.spec.replicas or 0, obj.status.ready_replicas or 0
-        elif kind == "DaemonSet":
-            obj = apps.read_namespaced_daemon_set(name, namespace)
-            want, ready = obj.status.desired_number_scheduled or 0, obj.status.number_ready or 0
-        else:
-            obj = client.BatchV1Api(api).read_namespaced_job(name, namespace)
-            want, ready = 1, 1 if (obj.status.succeeded or 0) >= 1 else 0
-    except ApiException as err:
+        obj = api.get(resource_path(*_PLURALS[kind], namespace, name))
+    except APIStatusError as err:
         return "not created yet" if err.status == 404 else f"cannot read ({err.status})"
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    if kind == "DaemonSet":
+        want, ready = status.get("desiredNumberScheduled") or 0, status.get("numberReady") or 0
+    elif kind == "Job":
+        want, ready = 1, 1 if (status.get("succeeded") or 0) >= 1 else 0
+    else:
+        want, ready = spec.get("replicas") or 0, status.get("readyReplicas") or 0
     if ready >= want:
         return None
-    selector = obj.spec.selector.match_labels or {}
+    selector = (spec.get("selector") or {}).get("matchLabels") or {}
     label_selector = ",".join(f"{k}={v}" for k, v in selector.items())
-    pods = client.CoreV1Api(api).list_namespaced_pod(namespace, label_selector=label_selector)
-    reasons = sorted({_pod_reason(p) for p in pods.items
-                      if not any(c.type == "Ready" and c.status == "True"
-                                 for c in (p.status.conditions or []))})
+    pods = api.get(resource_path("v1", "pods", namespace), labelSelector=label_selector)
+    reasons = sorted({_pod_reason(p) for p in pods.get("items") or []
+                      if not any(c.get("type") == "Ready" and c.get("status") == "True"
+                                 for c in (p.get("status") or {}).get("conditions") or [])})
     detail = "; ".join(reasons) if reasons else "no pods yet"
     return f"{ready}/{want} ready ({detail})"
 
@@ -85,10 +87,10 @@ class Progress:
         self._stop = threading.Event()
 
     def _loop(self) -> None:
-        from kubernetes import config
+        from daskhub_lite import kubehttp
 
         try:
-            api = config.new_client_from_config(config_file=self.kubeconfig, context=self.context)
+            api = kubehttp.connect(self.kubeconfig, self.context)
         except Exception as err:  # progress is best-effort: Helm still decides the outcome
             self.emit(f"(no progress: {err})")
             return

@@ -7,14 +7,14 @@ kubeconfig's cluster or the one `daskhub-lite up` runs.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 import time
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from daskhub_lite.clusters import kube
-from daskhub_lite.clusters.spec import PROFILE_ANNOTATION
+# Light imports only: `--help` and `cluster list` must not load kr8s or distributed.
+from daskhub_lite.clusters.names import (API_VERSION, DASKCLUSTERS, PROFILE_ANNOTATION,
+                                         WORKERGROUPS)
 
 
 def add_commands(sub: Any) -> None:
@@ -143,19 +143,23 @@ def cluster_rows(clusters: list[dict[str, Any]], groups: list[dict[str, Any]],
     return rows
 
 
+def _list_raw(api: Any, plural: str, namespace: str | None) -> list[dict[str, Any]]:
+    """Raw objects of one operator kind, through the light REST client (`kubehttp`)."""
+    from daskhub_lite.kubehttp import APIStatusError, resource_path
+
+    try:
+        return list(api.get(resource_path(API_VERSION, plural, namespace))["items"])
+    except APIStatusError as exc:
+        if exc.status == 404:  # the operator's CRDs are not installed (kr8s's words)
+            raise LookupError(f"Kind {plural} not found.") from None
+        raise
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     target = _target(args)
     ns = None if args.all_namespaces else target.namespace
-
-    async def fetch() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        api = await target.async_api()
-        import kr8s
-
-        where = kr8s.ALL if ns is None else ns
-        return (await kube.list_raw(api, kube.DASKCLUSTERS, where),
-                await kube.list_raw(api, kube.WORKERGROUPS, where))
-
-    clusters, groups = asyncio.run(fetch())
+    api = target.http()
+    clusters, groups = _list_raw(api, DASKCLUSTERS, ns), _list_raw(api, WORKERGROUPS, ns)
     if not clusters:
         print(f"No Dask clusters found{'' if ns is None else f' in {ns} namespace'}.",
               file=sys.stderr)
@@ -185,6 +189,10 @@ def cmd_scale(args: argparse.Namespace) -> int:
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from daskhub_lite.clusters import kube
+
     target = _target(args)
 
     async def delete(name: str) -> bool:

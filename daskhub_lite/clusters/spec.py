@@ -15,23 +15,18 @@ from typing import Any
 
 import distributed
 
+from daskhub_lite.clusters.names import (API_VERSION, DASHBOARD_PREFIX_ANNOTATION,
+                                         GROUP_PROFILE_ANNOTATION, HEARTBEAT_ANNOTATION,
+                                         IDLE_TIMEOUT_ANNOTATION, MANAGED_BY,
+                                         PROFILE_ANNOTATION)
 from daskhub_lite.clusters.profiles import Profile, nthreads
 from daskhub_lite.securitycontext import harden
 
-API_VERSION = "kubernetes.dask.org/v1"
 IMAGE_REPOSITORY = "ghcr.io/dask/dask"
 GPU_RESOURCE = "nvidia.com/gpu"
 SCHEDULER_PORT = 8786
 DASHBOARD_PORT = 8787
 WORKER_DASHBOARD_PORT = 8788
-
-# Ours, on the DaskCluster: who made it and when its client last said it is alive.
-MANAGED_BY = "daskhub-lite"
-PROFILE_ANNOTATION = "daskhub-lite.io/profile"
-HEARTBEAT_ANNOTATION = "daskhub-lite.io/heartbeat"
-IDLE_TIMEOUT_ANNOTATION = "daskhub-lite.io/idle-timeout"
-GROUP_PROFILE_ANNOTATION = "daskhub-lite.io/worker-profile"
-DASHBOARD_PREFIX_ANNOTATION = "daskhub-lite.io/dashboard-prefix"
 
 _MEMORY_RE = re.compile(r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|k|M|G|T)?$")
 _NAME = re.compile(r"^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$")

@@ -16,10 +16,13 @@ import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import kr8s
-import yaml
+from daskhub_lite import kubehttp
+from daskhub_lite.clusters.kr8s_warnings import ignore_unsupported_version
+
+if TYPE_CHECKING:
+    from daskhub_lite.kubehttp import Transport
 
 log = logging.getLogger(__name__)
 
@@ -57,49 +60,65 @@ class Target:
         return f"Kubernetes context {self.context or 'in-cluster'}"
 
     def api(self) -> Any:
-        return kr8s.api(kubeconfig=self.kubeconfig, context=self.context,
-                        namespace=self.namespace)
+        return _kr8s().api(kubeconfig=self.kubeconfig, context=self.context,
+                           namespace=self.namespace)
 
     async def async_api(self) -> Any:
-        return await kr8s.asyncio.api(kubeconfig=self.kubeconfig, context=self.context,
-                                      namespace=self.namespace)
+        return await _kr8s().asyncio.api(kubeconfig=self.kubeconfig, context=self.context,
+                                         namespace=self.namespace)
+
+    def http(self) -> Transport:
+        """The light REST client (`kubehttp`) for the same cluster and context."""
+        if self.kubeconfig is None:
+            return kubehttp.in_cluster()
+        return kubehttp.connect(self.kubeconfig, self.context)
+
+
+def _kr8s() -> Any:
+    """kr8s, imported on first use (it takes a quarter of a second), with its warning about
+    server versions newer than it knows filtered (see kr8s_warnings)."""
+    import kr8s
+    import kr8s.asyncio
+
+    ignore_unsupported_version()
+    return kr8s
 
 
 def _current_context(path: str) -> tuple[str | None, str]:
     try:
-        doc = yaml.safe_load(Path(path).read_text()) or {}
-    except (OSError, yaml.YAMLError):
+        config = kubehttp.kubeconfig.load(path)
+    except kubehttp.KubeconfigError:
         return None, "default"
-    name = doc.get("current-context")
-    for ctx in doc.get("contexts") or []:
-        if ctx.get("name") == name:
-            return name, (ctx.get("context") or {}).get("namespace") or "default"
-    return name, "default"
+    name = config.current_context
+    return name, str((config.contexts.get(name or "") or {}).get("namespace") or "default")
 
 
 def _reachable(kubeconfig: str, context: str | None) -> bool:
     """Whether the API answers within a few seconds (a short kubectl-like version call)."""
-    import kubernetes
-
     try:
-        cfg = kubernetes.client.Configuration()
-        kubernetes.config.load_kube_config(config_file=kubeconfig, context=context,
-                                           client_configuration=cfg)
-        with kubernetes.client.ApiClient(cfg) as client:
-            kubernetes.client.VersionApi(client).get_code(_request_timeout=REACHABLE_TIMEOUT)
+        kubehttp.connect(kubeconfig, context).get("/version", timeout=REACHABLE_TIMEOUT)
         return True
     except Exception as exc:  # any failure means "not this one"
         log.debug("kubeconfig %s (context %s) not reachable: %s", kubeconfig, context, exc)
         return False
 
 
-def _is_embedded(kubeconfig: str | None, context: str | None) -> bool:
+def is_embedded(api: Transport) -> bool:
+    """Whether `api` is our control plane (its nodes carry our runtime label)."""
     try:
-        api = kr8s.api(kubeconfig=kubeconfig, context=context)
-        nodes = list(api.get("nodes", label_selector=EMBEDDED_NODE_LABEL))
-        return bool(nodes)
-    except Exception as exc:
+        nodes = api.get(kubehttp.resource_path("v1", "nodes"),
+                        labelSelector=EMBEDDED_NODE_LABEL, limit=1, timeout=5)
+        return bool(nodes.get("items"))
+    except Exception as exc:  # noqa: BLE001 - cannot tell: treat as a remote cluster
         log.debug("could not list nodes: %s", exc)
+        return False
+
+
+def _is_embedded(kubeconfig: str, context: str | None) -> bool:
+    try:
+        return is_embedded(kubehttp.connect(kubeconfig, context))
+    except Exception as exc:  # noqa: BLE001 - an unreadable kubeconfig is not ours either
+        log.debug("could not read kubeconfig %s: %s", kubeconfig, exc)
         return False
 
 
@@ -183,6 +202,7 @@ def start_embedded() -> Any:
 
 
 def operator_installed(api: Any) -> bool:
+    kr8s = _kr8s()
     try:
         return bool(list(api.get("customresourcedefinitions", CRD_NAME)))
     except kr8s.NotFoundError:
@@ -196,7 +216,7 @@ def ensure_operator(kubeconfig: str | None, timeout: int = 180,
     reaper and phase repair (`phase_kopf`) into the operator's kopf process: only where the
     operator runs in this Python environment (the embedded cluster); the public operator
     image lacks daskhub_lite."""
-    if operator_installed(kr8s.api(kubeconfig=kubeconfig)):
+    if operator_installed(_kr8s().api(kubeconfig=kubeconfig)):
         return
     cmd = [sys.executable, "-m", "daskhub_lite.cli", "install", OPERATOR_RELEASE,
            "dask-operator", "-n", OPERATOR_NAMESPACE, "--create-namespace", "--wait",

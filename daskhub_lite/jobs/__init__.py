@@ -6,20 +6,19 @@
 
 The `code` folder (or one script) travels in a ConfigMap and becomes the working directory;
 `$OUTPUT_DIR` is a PersistentVolumeClaim kept until the job is deleted, so checkpoints survive
-retries. Everything goes through the public `kubernetes` client, so the same calls work on
-the embedded control plane and on a real cluster.
+retries. Everything goes through the Kubernetes REST API (`daskhub_lite.kubehttp`, the
+`kubernetes` client where a kubeconfig needs it), so the same calls work on the embedded
+control plane and on a real cluster.
 """
 
 from __future__ import annotations
 
-import json
+import codecs
 import shlex
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Sequence, TextIO
-
-from kubernetes.client.exceptions import ApiException
+from typing import Any, Iterator, Mapping, Sequence, TextIO
 
 from daskhub_lite.jobs import code as jobs_code
 from daskhub_lite.jobs import daskjob as jobs_dask
@@ -31,6 +30,7 @@ from daskhub_lite.jobs.spec import (DEFAULT_IMAGE, JOB_LABEL, MANAGED_BY, JobReq
 from daskhub_lite.jobs.state import (JobState, exit_summary, failed_pods, newest, pod_phase,
                                      summarize)
 from daskhub_lite.jobs.code import CodeError
+from daskhub_lite.kubehttp import APIStatusError, resource_path
 
 __all__ = ["CodeError", "JobError", "JobFailed", "JobNotFound", "JobSpecError",
            "JobUnschedulable", "TrainingJob", "dask_jobs_available", "get", "list", "submit"]
@@ -67,20 +67,17 @@ class JobUnschedulable(JobError):
             f"`daskhub-lite job delete {name}`")
 
 
-def _api_error(exc: ApiException, what: str) -> JobError:
-    try:
-        message = json.loads(exc.body or "{}").get("message") or exc.reason
-    except (ValueError, AttributeError):
-        message = exc.reason
+def _api_error(exc: APIStatusError, what: str) -> JobError:
     if exc.status == 404:
         return JobNotFound(f"{what}: not found")
-    return JobError(f"{what}: {message}")
+    return JobError(f"{what}: {exc.message}")
 
 
-def _raw(call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """Call a `kubernetes` client method and return the raw JSON (dicts as on the wire)."""
-    resp = call(*args, _preload_content=False, **kwargs)
-    return json.loads(resp.data)
+def _path(plural: str, namespace: str, name: str | None = None,
+          subresource: str | None = None) -> str:
+    """The REST path of the kinds a job is made of."""
+    api_version = "batch/v1" if plural == "jobs" else "v1"
+    return resource_path(api_version, plural, namespace, name, subresource)
 
 
 class TrainingJob:
@@ -102,8 +99,8 @@ class TrainingJob:
         try:
             if self.kind == "DaskJob":
                 return jobs_dask.read(self.cluster, self.name, self.namespace)
-            return dict(_raw(self.cluster.batch.read_namespaced_job, self.name, self.namespace))
-        except ApiException as exc:
+            return dict(self.cluster.http.get(_path("jobs", self.namespace, self.name)))
+        except APIStatusError as exc:
             raise _api_error(exc, f"job {self.namespace}/{self.name}") from exc
 
     def pods(self, include_helpers: bool = False) -> list[dict[str, Any]]:
@@ -112,8 +109,8 @@ class TrainingJob:
             selector += f",!{jobs_outputs.HELPER_ROLE}"
         if self.kind == "DaskJob":
             selector += f",{jobs_dask.NOT_CLUSTER_PODS}"
-        items = _raw(self.cluster.core.list_namespaced_pod, self.namespace,
-                     label_selector=selector)["items"]
+        items = self.cluster.http.get(_path("pods", self.namespace),
+                                      labelSelector=selector)["items"]
         return _list(items)
 
     def status(self) -> JobState:
@@ -121,10 +118,10 @@ class TrainingJob:
 
     def _pod_log(self, pod: str, tail: int | None = None) -> str:
         try:
-            resp = self.cluster.core.read_namespaced_pod_log(
-                pod, self.namespace, container="main", tail_lines=tail, _preload_content=False)
-            return bytes(resp.data).decode(errors="replace")
-        except ApiException:
+            data = self.cluster.http.request("GET", _path("pods", self.namespace, pod, "log"),
+                                             query={"container": "main", "tailLines": tail})
+            return data.decode(errors="replace")
+        except APIStatusError:
             return ""
 
     def logs(self, follow: bool = False, file: TextIO | None = None) -> str | None:
@@ -164,18 +161,25 @@ class TrainingJob:
                 time.sleep(0.1)
                 continue
             name = pod["metadata"]["name"]
-            followed.add(name)
+            chunks = self.cluster.http.stream(_path("pods", self.namespace, name, "log"),
+                                              query={"container": "main", "follow": True})
             try:
-                resp = self.cluster.core.read_namespaced_pod_log(
-                    name, self.namespace, container="main", follow=True,
-                    _preload_content=False)
-            except ApiException:
+                first = next(chunks, b"")  # the request is made here: it may be refused
+            except APIStatusError:
+                # Its container has not started yet (the pod can be Running while `main`
+                # waits): ask again, unless the pod ended without ever running it.
+                if pod_phase(pod) in ("Succeeded", "Failed"):
+                    followed.add(name)
+                time.sleep(0.1)
                 continue
+            followed.add(name)
             if len(followed) > 1:
                 yield f"--- {name} ---\n"
-            for chunk in resp.stream(4096, decode_content=True):
-                yield chunk.decode(errors="replace")
-            resp.release_conn()
+            text = codecs.getincrementaldecoder("utf-8")(errors="replace")
+            yield text.decode(first)
+            for chunk in chunks:
+                yield text.decode(chunk)
+            yield text.decode(b"", final=True)
 
     # -- waiting ----------------------------------------------------------------------------
 
@@ -247,33 +251,28 @@ class TrainingJob:
         try:
             return jobs_outputs.fetch(self.cluster, self.name, self.namespace, Path(dest),
                                       image, node, timeout)
-        except ApiException as exc:
+        except APIStatusError as exc:
             raise _api_error(exc, f"copying the outputs of job {self.name}") from exc
 
     def delete(self) -> None:
         """Delete the job, its pods, its code and its outputs."""
-        core = self.cluster.core
+        http, ns = self.cluster.http, self.namespace
         try:
             if self.kind == "DaskJob":
-                jobs_dask.delete(self.cluster, self.name, self.namespace)
+                jobs_dask.delete(self.cluster, self.name, ns)
             else:
-                self.cluster.batch.delete_namespaced_job(
-                    self.name, self.namespace, propagation_policy="Background",
-                    _preload_content=False)
-        except ApiException as exc:
+                http.delete(_path("jobs", ns, self.name), propagationPolicy="Background")
+        except APIStatusError as exc:
             if exc.status != 404:
                 raise _api_error(exc, f"deleting job {self.name}") from exc
-        for call, name in ((core.delete_namespaced_config_map, f"{self.name}-code"),
-                           (core.delete_namespaced_persistent_volume_claim,
-                            f"{self.name}-outputs")):
+        for plural, name in (("configmaps", f"{self.name}-code"),
+                             ("persistentvolumeclaims", f"{self.name}-outputs")):
             try:
-                call(name, self.namespace, _preload_content=False)
-            except ApiException as exc:
+                http.delete(_path(plural, ns, name))
+            except APIStatusError as exc:
                 if exc.status != 404:
                     raise _api_error(exc, f"deleting {name}") from exc
-        core.delete_collection_namespaced_pod(self.namespace,
-                                              label_selector=f"{JOB_LABEL}={self.name}",
-                                              _preload_content=False)
+        http.delete(_path("pods", ns), labelSelector=f"{JOB_LABEL}={self.name}")
 
 
 def _script_check(command: Sequence[str], packed: Sequence[str] | None, code: Any) -> None:
@@ -331,28 +330,24 @@ def submit(command: str | Sequence[str], *, name: str | None = None, image: str 
 def _create(cluster: Cluster, req: JobRequest, manifest: dict[str, Any]) -> dict[str, Any]:
     """ConfigMap and claim first (so the pods find them), then the Job, then make the Job
     their owner so deleting it (or its TTL) removes them. Undone on failure."""
-    core, ns = cluster.core, req.namespace
-    created: list[tuple[Callable[..., Any], str]] = []
+    http, ns = cluster.http, req.namespace
+    created: list[str] = []  # REST paths, undone in reverse on failure
     try:
         if req.code is not None:
-            core.create_namespaced_config_map(ns, code_configmap(req), _preload_content=False)
-            created.append((core.delete_namespaced_config_map, f"{req.name}-code"))
+            http.create(_path("configmaps", ns), code_configmap(req))
+            created.append(_path("configmaps", ns, f"{req.name}-code"))
         if req.outputs:
-            core.create_namespaced_persistent_volume_claim(ns, outputs_claim(req),
-                                                           _preload_content=False)
-            created.append((core.delete_namespaced_persistent_volume_claim,
-                            f"{req.name}-outputs"))
+            http.create(_path("persistentvolumeclaims", ns), outputs_claim(req))
+            created.append(_path("persistentvolumeclaims", ns, f"{req.name}-outputs"))
         if manifest["kind"] == "Job":
-            owner = _raw(cluster.batch.create_namespaced_job, ns, manifest)
+            owner = http.create(_path("jobs", ns), manifest)
         else:
-            group, version = manifest["apiVersion"].split("/")
-            owner = _raw(cluster.custom.create_namespaced_custom_object, group, version, ns,
-                         "daskjobs", manifest)
-    except ApiException as exc:
-        for delete, obj in reversed(created):
+            owner = http.create(resource_path(manifest["apiVersion"], "daskjobs", ns), manifest)
+    except APIStatusError as exc:
+        for path in reversed(created):
             try:
-                delete(obj, ns, _preload_content=False)
-            except ApiException:
+                http.delete(path)
+            except APIStatusError:
                 pass
         if exc.status == 409:
             raise JobError(f"a job named {req.name!r} (or its code/outputs) already exists in "
@@ -360,12 +355,8 @@ def _create(cluster: Cluster, req: JobRequest, manifest: dict[str, Any]) -> dict
                            f"`daskhub-lite job delete {req.name}`") from exc
         raise _api_error(exc, f"submitting job {req.name}") from exc
     patch = {"metadata": {"ownerReferences": [owner_reference(owner)]}}
-    for _, obj in created:
-        if obj.endswith("-code"):
-            core.patch_namespaced_config_map(obj, ns, patch, _preload_content=False)
-        else:
-            core.patch_namespaced_persistent_volume_claim(obj, ns, patch,
-                                                             _preload_content=False)
+    for path in created:
+        http.patch(path, patch)
     return dict(owner)
 
 
@@ -395,9 +386,9 @@ def list(*, namespace: str | None = None, cluster: Cluster | None = None,  # noq
     cluster = cluster or connect(kubeconfig)
     ns = namespace or cluster.namespace
     selector = ",".join(f"{k}={v}" for k, v in MANAGED_BY.items())
-    jobs = _raw(cluster.batch.list_namespaced_job, ns, label_selector=selector)["items"]
+    jobs = cluster.http.get(_path("jobs", ns), labelSelector=selector)["items"]
     jobs += jobs_dask.list_all(cluster, ns, selector)
-    pods = _raw(cluster.core.list_namespaced_pod, ns, label_selector=JOB_LABEL)["items"]
+    pods = cluster.http.get(_path("pods", ns), labelSelector=JOB_LABEL)["items"]
     out = []
     for job in sorted(jobs, key=lambda j: j["metadata"].get("creationTimestamp") or ""):
         name = job["metadata"]["name"]

@@ -12,7 +12,7 @@ import datetime as dt
 import sys
 from typing import TYPE_CHECKING, Any, Callable
 
-if TYPE_CHECKING:  # the kubernetes client loads only when a job command runs
+if TYPE_CHECKING:  # the jobs API loads only when a job command runs
     from daskhub_lite import jobs
     from daskhub_lite.jobs.state import JobState
 

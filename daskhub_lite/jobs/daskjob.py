@@ -7,31 +7,29 @@ set. `as_job` presents a DaskJob as a batch Job so the rest of `jobs` reads it t
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any, Mapping
 
-from kubernetes import client
-from kubernetes.client.exceptions import ApiException
-
 from daskhub_lite.jobs.kube import Cluster
+from daskhub_lite.kubehttp import APIStatusError, resource_path
 from daskhub_lite.jobs.spec import JobRequest, dask_job_manifest
 
 # The operator labels the cluster's pods with the DaskJob's labels (ours among them).
 NOT_CLUSTER_PODS = "dask.org/component notin (scheduler,worker)"
 GROUP, VERSION, PLURAL = "kubernetes.dask.org", "v1", "daskjobs"
 CRD = f"{PLURAL}.{GROUP}"
+API_VERSION = f"{GROUP}/{VERSION}"
 _STATUS = {"Successful": ("Complete", ""), "Failed": ("Failed", "DaskJobFailed")}
 
 
 def available(cluster: Cluster) -> bool:
     """Whether the dask-kubernetes operator's DaskJob resource exists on the cluster."""
     try:
-        client.ApiextensionsV1Api(cluster.api).read_custom_resource_definition(
-            CRD, _preload_content=False)
+        cluster.http.get(resource_path("apiextensions.k8s.io/v1", "customresourcedefinitions",
+                                       name=CRD))
         return True
-    except ApiException as exc:
+    except APIStatusError as exc:
         if exc.status in (403, 404):
             return False
         raise
@@ -53,23 +51,19 @@ def submit(req: JobRequest, cluster: Cluster) -> Any:
 
 
 def read(cluster: Cluster, name: str, namespace: str) -> dict[str, Any]:
-    resp = cluster.custom.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name,
-                                                       _preload_content=False)
-    return as_job(json.loads(resp.data))
+    return as_job(cluster.http.get(resource_path(API_VERSION, PLURAL, namespace, name)))
 
 
 def list_all(cluster: Cluster, namespace: str, selector: str) -> list[dict[str, Any]]:
     if not available(cluster):
         return []
-    resp = cluster.custom.list_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL,
-                                                        label_selector=selector,
-                                                        _preload_content=False)
-    return [as_job(obj) for obj in json.loads(resp.data)["items"]]
+    found = cluster.http.get(resource_path(API_VERSION, PLURAL, namespace),
+                             labelSelector=selector)
+    return [as_job(obj) for obj in found["items"]]
 
 
 def delete(cluster: Cluster, name: str, namespace: str) -> None:
-    cluster.custom.delete_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name,
-                                                   _preload_content=False)
+    cluster.http.delete(resource_path(API_VERSION, PLURAL, namespace, name))
 
 
 def as_job(obj: Mapping[str, Any]) -> dict[str, Any]:

@@ -10,17 +10,15 @@ from __future__ import annotations
 
 import base64
 import io
-import json
 import secrets
 import tarfile
 import time
 from pathlib import Path
 from typing import Any, Mapping
 
-from kubernetes.client.exceptions import ApiException
-
 from daskhub_lite.jobs.kube import Cluster
 from daskhub_lite.jobs.spec import GPU, JOB_LABEL, MANAGED_BY, OUTPUT_DIR
+from daskhub_lite.kubehttp import APIStatusError, resource_path
 from daskhub_lite.securitycontext import harden
 
 HELPER_ROLE = "daskhub-lite.io/role"
@@ -63,15 +61,13 @@ def unpack(archive: bytes, dest: Path) -> list[str]:
 def fetch(cluster: Cluster, job: str, namespace: str, dest: Path, image: str,
           node: str | None, timeout: float = 120.0) -> list[str]:
     """Copy the outputs of `job` into `dest`; returns the files copied (relative names)."""
-    core = cluster.core
     pod = helper_pod(job, namespace, image, node)
     name = pod["metadata"]["name"]
-    core.create_namespaced_pod(namespace, pod, _preload_content=False)
+    cluster.http.create(resource_path("v1", "pods", namespace), pod)
     try:
         deadline = time.monotonic() + timeout
         while True:
-            current = json.loads(core.read_namespaced_pod(name, namespace,
-                                                          _preload_content=False).data)
+            current = cluster.http.get(resource_path("v1", "pods", namespace, name))
             phase = (current.get("status") or {}).get("phase")
             if phase == "Succeeded":
                 break
@@ -83,9 +79,9 @@ def fetch(cluster: Cluster, job: str, namespace: str, dest: Path, image: str,
         data = _log(cluster, name, namespace)
     finally:
         try:
-            core.delete_namespaced_pod(name, namespace, grace_period_seconds=0,
-                                      _preload_content=False)
-        except ApiException:
+            cluster.http.delete(resource_path("v1", "pods", namespace, name),
+                                gracePeriodSeconds=0)
+        except APIStatusError:
             pass
     try:
         archive = base64.b64decode(data)
@@ -96,8 +92,8 @@ def fetch(cluster: Cluster, job: str, namespace: str, dest: Path, image: str,
 
 
 def _log(cluster: Cluster, pod: str, namespace: str) -> str:
-    resp = cluster.core.read_namespaced_pod_log(pod, namespace, _preload_content=False)
-    return bytes(resp.data).decode(errors="replace")
+    data = cluster.http.request("GET", resource_path("v1", "pods", namespace, pod, "log"))
+    return data.decode(errors="replace")
 
 
 def last_node(pods: list[Mapping[str, Any]]) -> str | None:

@@ -48,3 +48,27 @@ def test_errors_are_one_line(cp: ControlPlane) -> None:
         assert done.returncode != 0, args
         assert "Traceback" not in done.stderr, done.stderr
     assert "does not exist" in run(cp, "create", "bad", "--profile", "huge").stderr
+
+
+def test_no_kubernetes_version_warning(cp: ControlPlane) -> None:
+    """kr8s warns that the plane's version (v1.37.0+daskhub-lite) is newer than it knows;
+    daskhub_lite filters that one warning where it calls kr8s: a DaskCluster made from
+    Python and the cluster commands print none (with Python's warnings shown)."""
+    made = subprocess.run(
+        [sys.executable, "-W", "default", "-c",
+         "from daskhub_lite import DaskCluster\n"
+         f"c = DaskCluster('quiet', n_workers=0, kubeconfig={cp.kubeconfig!r}, quiet=True,"
+         " shutdown_on_close=False)\nc.close()\n"],
+        capture_output=True, text=True, timeout=180)
+    assert made.returncode == 0, made.stderr
+    runs = [made]
+    for args in (("list",), ("scale", "quiet", "1"), ("delete", "quiet", "--wait")):
+        done = subprocess.run([sys.executable, "-W", "default", "-m", "daskhub_lite.cli",
+                               "cluster", *args, "--kubeconfig", cp.kubeconfig],
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        runs.append(done)
+    assert "quiet" in runs[1].stdout
+    for done in runs:
+        assert "is not supported" not in done.stderr, done.stderr
+        assert "Kubernetes version" not in done.stderr, done.stderr
