@@ -14,7 +14,7 @@ from typing import Any
 
 from orchestrator.api import errors
 from orchestrator.client import Informer
-from orchestrator.runtime import eviction, podfiles, process
+from orchestrator.runtime import ephemeral, eviction, podfiles, process
 from orchestrator.runtime.pod import PODS, NodeContext, PodWorker
 
 log = logging.getLogger(__name__)
@@ -114,6 +114,7 @@ class ProcessNode:
             worker.start()
         else:
             worker._restore()  # only to learn which processes to stop
+            worker.ephemeral.adopt()
         return worker
 
     async def _delete_now(self, pod: dict[str, Any]) -> None:
@@ -148,12 +149,12 @@ class ProcessNode:
             saved = podfiles.read_state(folder)
             if saved is None or saved.get("node") != self.name or folder.name in known:
                 continue
-            for entry in (saved.get("containers") or {}).values():
-                raw = (entry or {}).get("instance")
-                if raw:
-                    record = process.InstanceRecord.from_json(raw)
-                    if process.alive(record):
-                        process.signal_group(record.pid, signal.SIGKILL)
+            records = [process.InstanceRecord.from_json(entry["instance"])
+                       for entry in (saved.get("containers") or {}).values()
+                       if (entry or {}).get("instance")]
+            for record in records + ephemeral.saved_instances(folder):
+                if process.alive(record):
+                    process.signal_group(record.pid, signal.SIGKILL)
             log.info("node %s: removed leftovers of deleted pod %s/%s", self.name,
                      saved.get("namespace"), saved.get("name"))
             podfiles.remove(folder)

@@ -1,9 +1,10 @@
 """Turning a container spec into a running instance, and running commands inside one.
 
 `prepare` resolves everything a start needs (env, command, mounts, limits) or raises
-`CannotStart` with the waiting reason and message a user sees; `exec_in` runs a command with
-the container's environment, working directory and (in bind mode) mount namespace, which
-serves both `kubectl exec` and exec probes.
+`CannotStart` with the waiting reason and message a user sees; `exec_context` is what a
+command run inside the container gets (its environment, working directory and, in bind mode,
+mount namespace and root): `exec_in` runs one to completion for probes and hooks,
+execproc.py serves `kubectl exec`.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import sys
 import signal
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, AsyncIterator, Mapping
+from typing import Any, Mapping
 
 from orchestrator.runtime import envs, limits
 from orchestrator.runtime.process import Instance, proc_env
@@ -42,6 +43,11 @@ class Prepared:
     plan: MountPlan
     enforcement: limits.Enforcement
     log_path: Path
+    # The container's own stdio (`stdin`, `stdinOnce`, `tty`): the shim keeps stdin open or
+    # runs the command on a pty, for `kubectl attach`.
+    stdin: bool = False
+    stdin_once: bool = False
+    tty: bool = False
 
 
 @dataclass
@@ -132,7 +138,12 @@ async def prepare(pod: Mapping[str, Any], container: Mapping[str, Any], lookup: 
     cwd = plan.rewrite(str(container.get("workingDir") or "")) or str(default_cwd or "")
     env = {**host_env(), **own}
     enforcement = limits.enforce(limits.container_limits(container), instance_name)
-    return Prepared(argv, env, cwd, plan, enforcement, log_path)
+    tty = container.get("tty") is True
+    if tty:
+        env.setdefault("TERM", "xterm")  # as containerd gives a container with a terminal
+    return Prepared(argv, env, cwd, plan, enforcement, log_path,
+                    stdin=container.get("stdin") is True,
+                    stdin_once=container.get("stdinOnce") is True, tty=tty)
 
 
 def shim_spec(p: Prepared) -> dict[str, Any]:
@@ -141,6 +152,7 @@ def shim_spec(p: Prepared) -> dict[str, Any]:
         "mounts": [{"source": m.source, "target": m.target, "readOnly": m.read_only}
                    for m in p.plan.mounts] if p.plan.mode == "bind" else [],
         "rlimits": p.enforcement.rlimits, "cgroup": p.enforcement.cgroup,
+        "stdin": p.stdin, "stdinOnce": p.stdin_once, "tty": p.tty,
     }
 
 
@@ -193,42 +205,3 @@ async def exec_in(run: Running, argv: list[str], timeout: float) -> tuple[int, b
         await proc.wait()
         raise
     return int(proc.returncode or 0), out + err
-
-
-async def exec_stream(run: Running, argv: list[str]) -> AsyncIterator[tuple[int, bytes]]:
-    """Run `argv` in the container, yielding (channel, bytes): 1 stdout, 2 stderr, and finally
-    (3, exit code as text)."""
-    try:
-        proc = await spawn_exec(run, argv)
-    except OSError as exc:
-        yield 2, f"{exc.strerror or exc}: {argv[0] if argv else ''}\n".encode()
-        yield 3, b"126" if not isinstance(exc, FileNotFoundError) else b"127"
-        return
-    queue: asyncio.Queue[tuple[int, bytes] | None] = asyncio.Queue()
-
-    async def pump(stream: asyncio.StreamReader | None, channel: int) -> None:
-        assert stream is not None
-        while chunk := await stream.read(65536):
-            await queue.put((channel, chunk))
-        await queue.put(None)
-
-    pumps = [asyncio.ensure_future(pump(proc.stdout, 1)), asyncio.ensure_future(pump(
-        proc.stderr, 2))]
-    try:
-        open_streams = 2
-        while open_streams:
-            item = await queue.get()
-            if item is None:
-                open_streams -= 1
-            else:
-                yield item
-        code = await proc.wait()
-        yield 3, str(code if code >= 0 else 128 - code).encode()
-    finally:
-        for p in pumps:
-            p.cancel()
-        if proc.returncode is None:
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass

@@ -1,9 +1,9 @@
 """A small kubelet-like HTTP endpoint on 127.0.0.1, which the API server proxies to:
 
 - `GET /containerLogs/{ns}/{pod}/{container}?follow&tailLines&sinceSeconds&timestamps&previous`
-- `POST /exec/{ns}/{pod}/{container}?command=...` (non-interactive): the response body is
-  frames `[channel: 1 byte][length: 4 bytes, big-endian][data]`, channel 1 stdout, 2 stderr,
-  3 the exit code as text (last).
+- `GET /exec/{ns}/{pod}/{container}?command=...&stdin&stdout&stderr&tty` and
+  `GET /attach/{ns}/{pod}/{container}?stdin&stdout&stderr&tty`: WebSocket sessions in the
+  channel protocol v5.channel.k8s.io (streaming.py).
 
 Every request must carry the control plane's bearer token. Errors are `Status` bodies.
 """
@@ -13,21 +13,16 @@ from __future__ import annotations
 import hmac
 import json
 import logging
-import struct
 from pathlib import Path
 from typing import Any, Callable
 
 from aiohttp import web
 
-from orchestrator.runtime import container as ctr
-from orchestrator.runtime import logs, podfiles, process
+from orchestrator.runtime import logs, podfiles, process, streaming
 from orchestrator.runtime.agent import ProcessNode
+from orchestrator.runtime.container import Running
 
 log = logging.getLogger(__name__)
-
-
-def frame(channel: int, data: bytes) -> bytes:
-    return struct.pack(">BI", channel, len(data)) + data
 
 
 def _status(code: int, reason: str, message: str) -> web.Response:
@@ -45,7 +40,8 @@ class KubeletServer:
         self._runner: web.AppRunner | None = None
         app = web.Application(middlewares=[self._auth])
         app.router.add_get("/containerLogs/{ns}/{pod}/{container}", self.container_logs)
-        app.router.add_post("/exec/{ns}/{pod}/{container}", self.exec)
+        app.router.add_get("/exec/{ns}/{pod}/{container}", self.exec)
+        app.router.add_get("/attach/{ns}/{pod}/{container}", self.attach)
         app.router.add_get("/healthz", self.health)
         self.app = app
 
@@ -130,23 +126,42 @@ class KubeletServer:
         await resp.write_eof()
         return resp
 
-    async def exec(self, request: web.Request) -> web.StreamResponse:
-        ns, name, cname = (request.match_info[k] for k in ("ns", "pod", "container"))
-        command = request.query.getall("command", [])
-        if not command:
-            return _status(400, "BadRequest", "you must specify at least 1 command")
+    def _running(self, ns: str, name: str, cname: str) -> Running | None:
         found = self._find(ns, name)
         worker = found[0].worker_for(ns, name) if found else None
         run = worker.running.get(cname) if worker is not None else None
         if run is None or not process.alive(run.instance.record):
-            return _status(400, "BadRequest", f'container not found ("{cname}")')
-        resp = web.StreamResponse(status=200, headers={
-            "Content-Type": "application/octet-stream"})
-        await resp.prepare(request)
-        async for channel, data in ctr.exec_stream(run, command):
-            await resp.write(frame(channel, data))
-        await resp.write_eof()
-        return resp
+            return None
+        return run
+
+    async def _session(self, request: web.Request) -> tuple[web.WebSocketResponse,
+                                                             Running | None]:
+        ns, name, cname = (request.match_info[k] for k in ("ns", "pod", "container"))
+        ws = web.WebSocketResponse(protocols=(streaming.PROTOCOL,), max_msg_size=0,
+                                   autoping=True)
+        await ws.prepare(request)
+        run = self._running(ns, name, cname)
+        if run is None:
+            await streaming.Channels(ws, streaming.StreamOptions.from_query(
+                request.query)).refuse(400, "BadRequest", f'container not found ("{cname}")')
+        return ws, run
+
+    async def exec(self, request: web.Request) -> web.StreamResponse:
+        command = request.query.getall("command", [])
+        if not command:
+            return _status(400, "BadRequest", "you must specify at least 1 command")
+        ws, run = await self._session(request)
+        if run is not None:
+            await streaming.serve_exec(ws, run, command,
+                                       streaming.StreamOptions.from_query(request.query))
+        return ws
+
+    async def attach(self, request: web.Request) -> web.StreamResponse:
+        ws, run = await self._session(request)
+        if run is not None:
+            await streaming.serve_attach(ws, run,
+                                         streaming.StreamOptions.from_query(request.query))
+        return ws
 
 
 def _container_status(pod: dict[str, Any], name: str) -> dict[str, Any]:

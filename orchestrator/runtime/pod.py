@@ -21,6 +21,7 @@ from orchestrator.api.kinds import BUILTIN_TYPES
 from orchestrator.client import Client, EventRecorder
 from orchestrator.runtime import container as ctr
 from orchestrator.runtime import eviction, limits, podfiles, process
+from orchestrator.runtime.ephemeral import EphemeralContainers
 from orchestrator.runtime.probes import ProbeLoop
 from orchestrator.runtime.status import (
     HOST_IP,
@@ -110,6 +111,7 @@ class PodWorker:
         self._stop_task: asyncio.Task[None] | None = None
         self._mount_note_sent = False
         self._refresher: asyncio.Task[None] | None = None
+        self.ephemeral = EphemeralContainers(self)
 
     # -- public --------------------------------------------------------------------------
 
@@ -119,6 +121,7 @@ class PodWorker:
 
     def update(self, pod: dict[str, Any]) -> None:
         self.pod = pod
+        self.ephemeral.sync()  # `kubectl debug` adds ephemeral containers to a running pod
 
     def container_state(self, name: str) -> ContainerState | None:
         return next((c for c in self.containers + self.init if c.name == name), None)
@@ -148,6 +151,7 @@ class PodWorker:
         try:
             await self._prepare_pod()
             self._restore()
+            self.ephemeral.ready()
             self._publish()
             if not self.saved.get("initDone"):
                 for spec, state in zip(self.init_specs, self.init):

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from orchestrator.runtime import attachsock
 from orchestrator.runtime import shim as shim_module
 
 SHIM = str(Path(shim_module.__file__).resolve())
@@ -142,6 +143,7 @@ async def launch(spec: dict[str, Any], instance_dir: Path, bind_mounts: bool) ->
     spec = dict(spec)
     spec["exitFile"] = str(instance_dir / "exit.json")
     spec["startFile"] = str(instance_dir / "start.json")
+    spec["attachSocket"] = str(instance_dir / attachsock.SOCKET_NAME)
     if bind_mounts:
         # Where the shim builds the tmpfs copies that hold mount points missing on the host,
         # and the namespace it must not be in when it mounts (see mountpoints.py).

@@ -14,6 +14,12 @@ becomes `<n>.log.<UTC timestamp>` and the oldest rotated files go. A write the d
 Before starting the command it joins the pod's cgroup, makes the volume mounts (when started
 in a private mount namespace by `unshare`; see mountpoints.py), and sets rlimits in the child
 only.
+
+With `stdin: true` the shim keeps the command's stdin open (a pipe it owns), and with
+`tty: true` the command runs on a pty whose master the shim holds (ptys.py); either way
+`kubectl attach` reaches the container through the shim's attach socket (attachsock.py),
+which every container has, for its output at least. A tty command leads its own session (it
+needs one for a controlling terminal), so the shim forwards the termination signals to it.
 """
 
 from __future__ import annotations
@@ -29,9 +35,11 @@ import time
 from typing import Any, BinaryIO
 
 if __package__:  # imported by the control plane (for this file's path) or by tests
-    from orchestrator.runtime import mountpoints
+    from orchestrator.runtime import attachsock, mountpoints, ptys
 else:  # run as `python -S shim.py`: the sibling file, without the control plane's package
+    import attachsock  # type: ignore[import-not-found, no-redef]
     import mountpoints  # type: ignore[import-not-found, no-redef]
+    import ptys  # type: ignore[import-not-found, no-redef]
 
 _CHUNK = 16384
 
@@ -102,12 +110,20 @@ def _rotation_key(name: str) -> tuple[str, int]:
     return parts[-1], 0
 
 
-def pump(pipe: BinaryIO, stream: str, out: LogWriter) -> None:
+def pump(pipe: BinaryIO | int, stream: str, out: LogWriter,
+         attached: "attachsock.AttachServer | None" = None) -> None:
+    fd = pipe if isinstance(pipe, int) else pipe.fileno()
+    channel = attachsock.STDOUT if stream == "stdout" else attachsock.STDERR
     buffered = b""
     while True:
-        chunk = os.read(pipe.fileno(), _CHUNK)
+        try:
+            chunk = os.read(fd, _CHUNK)
+        except OSError:  # EIO: a pty whose every slave descriptor is closed
+            chunk = b""
         if not chunk:
             break
+        if attached is not None:
+            attached.broadcast(channel, chunk)
         buffered += chunk
         *lines, buffered = buffered.split(b"\n")
         for line in lines:
@@ -127,8 +143,10 @@ def write_json(path: str, data: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
-def child_setup(rlimits: dict[str, int]) -> Any:
+def child_setup(rlimits: dict[str, int], tty: int | None = None) -> Any:
     def setup() -> None:
+        if tty is not None:
+            ptys.controlling_terminal(tty)()
         os.umask(0o022)  # a container's usual umask, whatever the control plane runs with
         for name, value in rlimits.items():
             which = getattr(resource, name)
@@ -142,6 +160,19 @@ def _ignore(signum: int, frame: Any) -> None:
     pass
 
 
+def _forwarder(pid: int, master: int) -> Any:
+    """For a tty command, which leads its own session: pass termination signals to it and
+    to the job in the terminal's foreground."""
+    def forward(signum: int, frame: Any) -> None:
+        for group in {pid, ptys.foreground_group(master)}:
+            if group:
+                try:
+                    os.killpg(group, signum)
+                except OSError:
+                    pass
+    return forward
+
+
 def main(spec_path: str) -> int:
     with open(spec_path) as fh:
         spec = json.load(fh)
@@ -150,7 +181,22 @@ def main(spec_path: str) -> int:
     out = LogWriter(spec["log"], int(spec.get("logMaxBytes") or 10 * 1024 * 1024),
                     int(spec.get("logMaxFiles") or 5))
     exit_file = spec["exitFile"]
+    tty, stdin = bool(spec.get("tty")), bool(spec.get("stdin"))
+    master: int | None = None
+    attached: attachsock.AttachServer | None = None
     try:
+        if tty:
+            master, slave = ptys.open_pty()
+            streams: dict[str, Any] = {"stdin": slave, "stdout": slave, "stderr": slave}
+        else:
+            streams = {"stdin": subprocess.PIPE if stdin else subprocess.DEVNULL,
+                       "stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
+        if spec.get("attachSocket"):
+            # Bound before any mount or chroot changes what the path names, and before the
+            # command starts, so an attach right after Running finds it.
+            attached = attachsock.AttachServer(
+                spec["attachSocket"], None, master, bool(spec.get("stdinOnce")),
+                lambda w, h: ptys.set_size(master, w, h) if master is not None else None)
         if spec.get("cgroup"):
             with open(os.path.join(spec["cgroup"], "cgroup.procs"), "w") as fh:
                 fh.write(str(os.getpid()))
@@ -159,14 +205,18 @@ def main(spec_path: str) -> int:
     except (OSError, mountpoints.MountError) as exc:
         message = f"failed to prepare the container: {exc}"
         out.line("stderr", message.encode())
+        if attached is not None:
+            attached.close()
         write_json(exit_file, {"exitCode": 128, "reason": "StartError", "message": message,
                                "finishedAt": time.time()})
         return 128
     argv = spec["command"]
     try:
         proc = subprocess.Popen(argv, env=spec["env"], cwd=spec.get("cwd") or None,
-                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, preexec_fn=child_setup(spec.get("rlimits") or {}))
+                                start_new_session=tty,
+                                preexec_fn=child_setup(spec.get("rlimits") or {},
+                                                       streams["stdin"] if tty else None),
+                                **streams)
     except OSError as exc:
         if isinstance(exc, FileNotFoundError) and exc.filename == argv[0]:
             message = f'exec: "{argv[0]}": executable file not found in $PATH'
@@ -175,17 +225,36 @@ def main(spec_path: str) -> int:
         else:
             message = f'exec: "{argv[0]}": {exc.strerror or exc}'
         out.line("stderr", message.encode())
+        if attached is not None:
+            attached.close()
         write_json(exit_file, {"exitCode": 128, "reason": "StartError", "message": message,
                                "finishedAt": time.time()})
         return 128
     write_json(spec["startFile"], {"pid": proc.pid, "startedAt": time.time()})
-    threads = [threading.Thread(target=pump, args=(proc.stdout, "stdout", out), daemon=True),
-               threading.Thread(target=pump, args=(proc.stderr, "stderr", out), daemon=True)]
+    if master is not None:
+        os.close(streams["stdin"])  # the slave: only the command holds it now
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(sig, _forwarder(proc.pid, master))
+        threads = [threading.Thread(target=pump, args=(master, "stdout", out, attached),
+                                    daemon=True)]
+    else:
+        threads = [threading.Thread(target=pump, args=(proc.stdout, "stdout", out, attached),
+                                    daemon=True),
+                   threading.Thread(target=pump, args=(proc.stderr, "stderr", out, attached),
+                                    daemon=True)]
+    if attached is not None:
+        attached.set_stdin(master if master is not None else (
+            proc.stdin.fileno() if proc.stdin is not None else None))
+        attached.start()
     for t in threads:
         t.start()
     code = proc.wait()
     for t in threads:
+        # A pty ends (EIO) once nothing holds its slave; a background job of the command
+        # may hold it or a pipe for ever, so its output is followed only a little longer.
         t.join(timeout=2)
+    if attached is not None:
+        attached.close()
     signum = -code if code < 0 else 0
     exit_code = 128 + signum if signum else code
     write_json(exit_file, {"exitCode": exit_code, "signal": signum, "finishedAt": time.time()})

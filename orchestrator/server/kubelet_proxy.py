@@ -1,31 +1,30 @@
-"""`pods/log` and `pods/exec`, proxied to the kubelet endpoint of the pod's node.
+"""`pods/log`, `pods/exec` and `pods/attach`, proxied to the kubelet endpoint of the pod's node.
 
 The node is found in the store and its kubelet port read from
 `status.daemonEndpoints.kubeletEndpoint.Port` (the server never imports the runtime). The
 kubelet-side protocol is described in `orchestrator/runtime/kubelet.py`; this module turns it
-into what clients speak: a plain text stream for logs, and for exec the WebSocket channel
-protocol kubectl uses (`v5.channel.k8s.io` down to `channel.k8s.io`; one byte of channel, then
-data; channel 3 carries the final Status).
+into what clients speak: a plain text stream for logs; for exec and attach, the session is
+opened at the kubelet first (its refusal becomes the client's failed upgrade, as kube's
+"unable to upgrade connection: container not found"), then relayed in the client's protocol
+(remotecommand.py: WebSocket channels; remotecommand_spdy.py: SPDY/3.1).
 """
 
 from __future__ import annotations
 
 import json
-import struct
 from typing import TYPE_CHECKING, Any, AsyncIterator
 
 import aiohttp
 from aiohttp import web
 
 from orchestrator.api import errors
+from orchestrator.server import remotecommand, remotecommand_spdy
 
 if TYPE_CHECKING:
     from orchestrator.server.objects import ObjectService
     from orchestrator.server.resources import Target
 
-EXEC_PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io", "v3.channel.k8s.io",
-                  "v2.channel.k8s.io", "channel.k8s.io")
-_STATUS_PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io")
+KUBELET_PROTOCOL = "v5.channel.k8s.io"  # what the kubelet's sessions speak (runtime/streaming)
 _ERRORS = {400: errors.BadRequest, 401: errors.Unauthorized, 403: errors.Forbidden,
            404: errors.NotFound}
 
@@ -94,80 +93,100 @@ class KubeletProxy:
 
         return chunks()
 
-    # -- exec ----------------------------------------------------------------------------
+    # -- exec and attach -----------------------------------------------------------------
 
     async def exec(self, request: web.Request, t: "Target") -> web.StreamResponse:
+        return await self._stream(request, t, "exec")
+
+    async def attach(self, request: web.Request, t: "Target") -> web.StreamResponse:
+        return await self._stream(request, t, "attach")
+
+    async def _stream(self, request: web.Request, t: "Target", kind: str
+                      ) -> web.StreamResponse:
         assert t.name is not None
         if request.method not in ("GET", "POST"):
             raise errors.MethodNotAllowed(f"the server does not allow this method on the "
-                                          f"requested resource ({request.method} pods/exec)")
+                                          f"requested resource ({request.method} pods/{kind})")
         pod = self.service.get(t.rt, t.namespace or "", t.name)
-        containers = [c.get("name") for c in (pod.get("spec") or {}).get("containers") or []]
-        container = request.query.get("container") or _default_container(pod)
-        if container not in containers and container not in [
-                c.get("name") for c in (pod.get("spec") or {}).get("initContainers") or []]:
-            raise errors.BadRequest(f"container {container} is not valid for pod {t.name}")
-        command = request.query.getall("command", [])
-        if not command:
-            raise errors.BadRequest("you must specify at least 1 command")
-        if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
-            raise errors.BadRequest("cannot exec into a container in a completed pod; current "
-                                    f"phase is {pod['status']['phase']}")
-        if request.headers.get("Upgrade", "").lower() != "websocket":
-            raise errors.BadRequest("exec needs a WebSocket connection (Upgrade: websocket, "
-                                    f"subprotocol one of {', '.join(EXEC_PROTOCOLS)})")
-        url = f"{self._base_url(pod)}/exec/{t.namespace}/{t.name}/{container}"
+        container = _container_of(pod, request.query.get("container", ""))
+        options = remotecommand.Options.from_query(request.query)
+        params = options.kubelet_query()
+        if kind == "exec":
+            command = request.query.getall("command", [])
+            if not command:
+                raise errors.BadRequest("you must specify at least 1 command")
+            if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+                raise errors.BadRequest("cannot exec into a container in a completed pod; "
+                                        f"current phase is {pod['status']['phase']}")
+            params += [("command", c) for c in command]
+        remotecommand.check_upgrade(request, f"pods/{kind}")
+        if not (pod.get("spec") or {}).get("nodeName"):
+            raise errors.BadRequest(f"pod {t.name} does not have a host assigned")
+        url = f"{self._base_url(pod)}/{kind}/{t.namespace}/{t.name}/{container}"
         session = self._session()
         try:
-            resp = await session.post(url, params=[("command", c) for c in command])
-            await self._raise_for(resp)
-        except aiohttp.ClientError as exc:
-            await session.close()
-            raise errors.ServiceUnavailable(f"cannot reach the kubelet: {exc}") from exc
-        except BaseException:
-            await session.close()
-            raise
-        ws = web.WebSocketResponse(protocols=EXEC_PROTOCOLS, autoping=True)
-        try:
-            await ws.prepare(request)
-            await _relay(resp, ws, ws.ws_protocol or "channel.k8s.io")
+            upstream = await self._open(session, url, params)
+            try:
+                if remotecommand.is_spdy(request):
+                    return await remotecommand_spdy.serve(request, upstream, options)
+                return await remotecommand.serve_websocket(request, upstream, options)
+            finally:
+                await upstream.close()
         finally:
-            resp.release()
             await session.close()
-            await ws.close()
-        return ws
+
+    @staticmethod
+    async def _open(session: aiohttp.ClientSession, url: str, params: list[tuple[str, str]]
+                    ) -> aiohttp.ClientWebSocketResponse:
+        """The kubelet's session, started; its refusal as the APIError to answer with."""
+        try:
+            upstream = await session.ws_connect(url, params=params,
+                                                protocols=(KUBELET_PROTOCOL,),
+                                                max_msg_size=0, autoping=True)
+        except aiohttp.WSServerHandshakeError as exc:
+            raise _ERRORS.get(exc.status, errors.InternalError)(
+                f"the kubelet refused the session (HTTP {exc.status})") from exc
+        except aiohttp.ClientError as exc:
+            raise errors.ServiceUnavailable(f"cannot reach the kubelet: {exc}") from exc
+        first = await upstream.receive()
+        if first.type == aiohttp.WSMsgType.BINARY and first.data[:1] == bytes(
+                [remotecommand.STDOUT]):
+            return upstream
+        await upstream.close()
+        status: dict[str, Any] = {}
+        if first.type == aiohttp.WSMsgType.BINARY and first.data[:1] == bytes(
+                [remotecommand.ERROR]):
+            try:
+                status = json.loads(first.data[1:])
+            except ValueError:
+                pass
+        code = int(status.get("code") or 500)
+        raise _ERRORS.get(code, errors.InternalError)(
+            str(status.get("message") or "the kubelet ended the session before it started"))
 
 
-async def _relay(resp: aiohttp.ClientResponse, ws: web.WebSocketResponse,
-                 protocol: str) -> None:
-    buffer = b""
-    async for chunk in resp.content.iter_any():
-        buffer += chunk
-        while len(buffer) >= 5:
-            channel, length = struct.unpack(">BI", buffer[:5])
-            if len(buffer) < 5 + length:
-                break
-            data, buffer = buffer[5:5 + length], buffer[5 + length:]
-            if channel == 3:
-                await ws.send_bytes(bytes([3]) + _exit_status(protocol, int(data or b"0")))
-            else:
-                await ws.send_bytes(bytes([channel]) + data)
-
-
-def _exit_status(protocol: str, code: int) -> bytes:
-    if protocol not in _STATUS_PROTOCOLS:
-        # Older protocols carry only an error message, and only on failure.
-        return b"" if code == 0 else f"command terminated with non-zero exit code: " \
-                                     f"{code}".encode()
-    if code == 0:
-        status: dict[str, Any] = {"metadata": {}, "status": "Success"}
-    else:
-        status = {"metadata": {}, "status": "Failure",
-                  "message": f"command terminated with non-zero exit code: error executing "
-                             f"command, exit status {code}",
-                  "reason": "NonZeroExitCode",
-                  "details": {"causes": [{"reason": "ExitCode", "message": str(code)}]}}
-    return json.dumps(status).encode()
+def _container_of(pod: dict[str, Any], wanted: str) -> str:
+    """The container a session is for, as kube-apiserver's streamLocation picks it."""
+    spec = pod.get("spec") or {}
+    name = pod["metadata"]["name"]
+    every = [str(c.get("name")) for key in ("containers", "initContainers",
+                                            "ephemeralContainers")
+             for c in spec.get(key) or []]
+    if wanted:
+        if wanted not in every:
+            raise errors.BadRequest(f"container {wanted} is not valid for pod {name}")
+        return wanted
+    containers = [str(c.get("name")) for c in spec.get("containers") or []]
+    if len(containers) == 1:
+        return containers[0]
+    if not containers:
+        raise errors.BadRequest(f"a container name must be specified for pod {name}")
+    message = (f"a container name must be specified for pod {name}, choose one of: "
+               f"[{' '.join(containers)}]")
+    inits = [str(c.get("name")) for c in spec.get("initContainers") or []]
+    if inits:
+        message += f" or one of the init containers: [{' '.join(inits)}]"
+    raise errors.BadRequest(message)
 
 
 def _default_container(pod: dict[str, Any]) -> str:
@@ -180,7 +199,9 @@ def _default_container(pod: dict[str, Any]) -> str:
 
 
 def install(app: web.Application, service: "ObjectService", token: str | None) -> None:
-    """Wire logs and exec into the server's subresource dispatch."""
+    """Wire logs, exec and attach into the server's subresource dispatch."""
     proxy = KubeletProxy(service, token)
     app["log_source"] = proxy.log_source
-    app.setdefault("subresource_handlers", {})[("/pods", "exec")] = proxy.exec
+    handlers = app.setdefault("subresource_handlers", {})
+    handlers[("/pods", "exec")] = proxy.exec
+    handlers[("/pods", "attach")] = proxy.attach

@@ -1,4 +1,5 @@
-"""Subresources other than status: scale, pods/binding, pods/eviction, pods/log."""
+"""Subresources other than status: scale, pods/binding, pods/eviction, pods/log,
+pods/ephemeralcontainers (ephemeral.py); the rest through `app["subresource_handlers"]`."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from aiohttp import web
 from orchestrator.api.jsoncopy import json_copy
 from orchestrator.api import errors, patch
 from orchestrator.api.selectors import label_selector_from_dict
-from orchestrator.server import content
+from orchestrator.server import content, ephemeral
 from orchestrator.server.objects import (
     JSON_PATCH,
     MERGE_PATCH,
@@ -40,6 +41,8 @@ async def handle(h: "ResourceHandlers", request: web.Request, t: "Target") -> we
         return await _eviction(h, request, t)
     if t.rt.key == "/pods" and sub == "log" and request.method == "GET":
         return await _log(h, request, t)
+    if t.rt.key == "/pods" and sub == ephemeral.SUBRESOURCE:
+        return await ephemeral.handle(h, request, t)
     handler = request.app.get("subresource_handlers", {}).get((t.rt.key, sub))
     if handler is not None:
         result: web.StreamResponse = await handler(request, t)
@@ -224,7 +227,8 @@ async def _log(h: "ResourceHandlers", request: web.Request, t: "Target") -> web.
     containers = [c.get("name") for c in (pod.get("spec") or {}).get("containers") or []]
     wanted = request.query.get("container")
     if wanted and wanted not in containers and wanted not in [
-        c.get("name") for c in (pod.get("spec") or {}).get("initContainers") or []
+        c.get("name") for key in ("initContainers", "ephemeralContainers")
+        for c in (pod.get("spec") or {}).get(key) or []
     ]:
         raise errors.BadRequest(f"container {wanted} is not valid for pod {t.name}")
     if not wanted and len(containers) > 1:

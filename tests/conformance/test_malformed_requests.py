@@ -21,6 +21,10 @@ PATHS = [
     "/api/v1/namespaces/default/pods/p0/status",
     "/api/v1/namespaces/default/pods/p0/binding",
     "/api/v1/namespaces/default/pods/p0/log",
+    "/api/v1/namespaces/default/pods/p0/ephemeralcontainers",
+    "/api/v1/namespaces/default/pods/base/ephemeralcontainers",
+    "/api/v1/namespaces/default/pods/base/exec",
+    "/api/v1/namespaces/default/pods/base/attach",
     "/apis/apps/v1/namespaces/default/deployments",
     "/apis/apps/v1/namespaces/default/deployments/base",
     "/apis/apps/v1/namespaces/default/deployments/base/scale",
@@ -55,6 +59,7 @@ QUERY = [
     "?fieldValidation=Strict", "?fieldValidation=Bogus", "?limit=abc", "?continue=@@@",
     "?dryRun=Some", "?watch=1&resourceVersion=abc&timeoutSeconds=1", "?fieldManager=",
     "?gracePeriodSeconds=x", "?propagationPolicy=Sideways", "?force=true",
+    "?command=sh&stdin=true&tty=true", "?stdout=false&stderr=false&container=nope",
 ]
 
 json_values = st.recursive(
@@ -116,6 +121,8 @@ def session(control_plane: ControlPlane) -> requests.Session:
     base = control_plane.url
     s.post(f"{base}/api/v1/namespaces/default/configmaps",
            json={"metadata": {"name": "base"}, "data": {"a": "b"}})
+    s.post(f"{base}/api/v1/namespaces/default/pods", json={
+        "metadata": {"name": "base"}, "spec": {"containers": [{"name": "c", "image": "i"}]}})
     s.post(f"{base}/apis/apps/v1/namespaces/default/deployments", json={
         "metadata": {"name": "base"},
         "spec": {"selector": {"matchLabels": {"a": "b"}}, "template": {
