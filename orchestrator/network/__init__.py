@@ -2,7 +2,7 @@
 
 Seams for the wiring layer:
 - `build(client, ingress_port=8080)` -> components to run (PodNetwork, endpoints
-  controller, service proxy, ingress controller);
+  controller, service proxy, the kube-dns Service, ingress controller);
 - `pod_network(components)` -> the PodNetwork among them, whose `attach(pod)` /
   `detach(pod)` the runtime calls around a pod's processes;
 - `use_cluster_dns(kubeconfig)` for a user's own Python process.
@@ -43,12 +43,13 @@ DEFAULT_INGRESS_PORT = 8080
 def build(client: Any, *, ingress_port: int | None = DEFAULT_INGRESS_PORT,
           pod_network_mode: str | None = None) -> list[Any]:
     """The network's components; `ingress_port=None` leaves the ingress controller out."""
+    from orchestrator.network.clusterdns import ClusterDNSService
     from orchestrator.network.endpoints import EndpointsController
     from orchestrator.network.ingress import IngressController
     from orchestrator.network.serviceproxy import ServiceProxy
 
     out: list[Any] = [PodNetwork(client, mode=pod_network_mode), EndpointsController(client),
-                      ServiceProxy(client)]
+                      ServiceProxy(client), ClusterDNSService(client)]
     if ingress_port is not None:
         out.append(IngressController(client, port=ingress_port))
     return out

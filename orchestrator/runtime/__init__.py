@@ -11,7 +11,9 @@ Tunables (environment, read at build time), mostly for fast tests:
 `DASKHUB_LITE_SIMULATED_LEASE_SECONDS` (lease renewal period of simulated nodes, 40),
 `DASKHUB_LITE_CONTAINER_LOG_MAX_BYTES` / `DASKHUB_LITE_CONTAINER_LOG_MAX_FILES` (log rotation,
 kubelet's containerLogMaxSize 10Mi and containerLogMaxFiles 5),
-`DASKHUB_LITE_EVICTION_SECONDS` (how often ephemeral-storage use is checked, kubelet's 10).
+`DASKHUB_LITE_EVICTION_SECONDS` (how often ephemeral-storage use is checked, kubelet's 10),
+`DASKHUB_LITE_METRICS_RESOLUTION_SECONDS` (how often CPU and memory are read for the metrics
+API between requests, metrics-server's 15; see stats.py).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.client import Client, EventRecorder
-from orchestrator.runtime import hostinfo
+from orchestrator.runtime import hostinfo, stats
 from orchestrator.runtime.agent import ProcessNode
 from orchestrator.runtime.kubelet import KubeletServer
 from orchestrator.runtime.nodes import NodeEntry, NodeRegistry
@@ -64,6 +66,7 @@ class NodeAgents:
                                             10 * 1024 * 1024))
         self.log_max_files = max(2, int(_env_float("DASKHUB_LITE_CONTAINER_LOG_MAX_FILES", 5)))
         self.eviction_period = _env_float("DASKHUB_LITE_EVICTION_SECONDS", 10.0)
+        self.metrics_resolution = _env_float("DASKHUB_LITE_METRICS_RESOLUTION_SECONDS", 15.0)
         self._ready = asyncio.Event()
         self._failed: BaseException | None = None
 
@@ -76,6 +79,8 @@ class NodeAgents:
             bind = await asyncio.to_thread(mount_namespaces_available)
             self.kubelet = KubeletServer(self.process_nodes, self.data_dir,
                                          self.client.credentials.token or "")
+            stats.install(self.kubelet.app, self.process_nodes,
+                          {s.name for s in process_specs if s.local}, self.metrics_resolution)
             port = await self.kubelet.start()
         entries = [NodeEntry(s, kubelet_port=port) for s in process_specs]
         lease = _env_float("DASKHUB_LITE_SIMULATED_LEASE_SECONDS", 40.0)

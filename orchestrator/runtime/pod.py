@@ -29,6 +29,7 @@ from orchestrator.runtime.status import (
     ContainerState,
     pod_status,
     rfc3339,
+    terminate_unstarted,
 )
 from orchestrator.runtime.volumes import MountPlan, VolumeBuilder, VolumeError
 
@@ -112,6 +113,7 @@ class PodWorker:
         self._mount_note_sent = False
         self._refresher: asyncio.Task[None] | None = None
         self.ephemeral = EphemeralContainers(self)
+        self._posting = asyncio.Lock()
 
     # -- public --------------------------------------------------------------------------
 
@@ -515,8 +517,15 @@ class PodWorker:
     # -- termination ---------------------------------------------------------------------
 
     async def terminate(self, grace: float, delete: bool) -> None:
-        """preStop hooks, SIGTERM, wait up to `grace`, SIGKILL; then remove the pod."""
+        """preStop hooks, SIGTERM, wait up to `grace`, SIGKILL; then remove the pod.
+
+        Deleting, it posts what kubelet posts on the way (syncTerminatingPod): each
+        container's terminated state as it exits, so Ready and ContainersReady go False,
+        then the terminal phase (TerminatePod), and only then removes the pod. Its logs stay
+        readable until it is gone."""
         self.terminating = True
+        if delete and self._publisher is not None:
+            self._publisher.cancel()  # statuses are posted here from now on, in order
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
@@ -525,7 +534,8 @@ class PodWorker:
                 if process.alive(run.instance.record)]
         for name, _ in live:
             self._event("Normal", "Killing", f"Stopping container {name}")
-        await asyncio.gather(*(self._stop_one(name, run, deadline) for name, run in live))
+        await asyncio.gather(*(self._stop_one(name, run, deadline, report=delete)
+                               for name, run in live))
         if self._publisher is not None:
             self._publisher.cancel()
         if self._refresher is not None:
@@ -535,13 +545,19 @@ class PodWorker:
         if not delete:
             self.running.clear()
             return
+        self.running.clear()
+        await self._post_status(terminal=True)
+        held = False
         try:
-            await self.ctx.client.delete(PODS, self.name, self.namespace, grace_period=0,
-                                         uid=self.uid)
+            left = await self.ctx.client.delete(PODS, self.name, self.namespace,
+                                                grace_period=0, uid=self.uid)
+            # A finalizer keeps the pod: its logs stay until it goes (the agent's _gone).
+            held = bool(((left or {}).get("metadata") or {}).get("finalizers"))
         except (errors.NotFound, errors.Conflict):
             pass
         self.release_network()
-        podfiles.remove(self.folder)
+        if not held:
+            podfiles.remove(self.folder)
 
     def _workdir(self) -> Path:
         return self._private_folder("workdir")
@@ -556,7 +572,41 @@ class PodWorker:
             self.ctx.pod_network.detach(self.pod)
             self.attachment = None
 
-    async def _stop_one(self, name: str, run: ctr.Running, deadline: float) -> None:
+    async def _post_status(self, terminal: bool = False) -> None:
+        """Post the status now (the publisher is stopped while terminating). `terminal`:
+        the pod will run nothing more, so it gets a terminal phase and a container that
+        never ran a terminated state, as kubelet's TerminatePod gives them."""
+        async with self._posting:
+            if terminal:
+                terminate_unstarted(self.init, self.containers)
+            status = pod_status(self.pod, self.init, self.init_failed, self.containers,
+                                self.start_time, self.ip, terminal=terminal)
+            try:
+                updated = await self.ctx.client.patch(PODS, self.name, {"status": status},
+                                                      self.namespace, subresource="status")
+            except errors.APIError as exc:  # gone, or the API restarting: deleted anyway
+                log.debug("pod %s/%s: terminating status not posted: %s", self.namespace,
+                          self.name, exc)
+                return
+            if updated.get("metadata", {}).get("uid") == self.uid:
+                self.pod = updated
+
+    async def _report_exit(self, name: str, run: ctr.Running) -> None:
+        info = await run.instance.wait()
+        state = self.container_state(name)
+        if state is None:
+            return
+        enforcement = self.enforcement.get(name)
+        oom = enforcement is not None and limits.oom_killed(enforcement)
+        state.terminated(info.exit_code, "OOMKilled" if oom else info.reason,
+                         run.instance.record.started_at, info.finished_at, info.message,
+                         info.signal)
+        state.done = True
+        self.running.pop(name, None)
+        await self._post_status()
+
+    async def _stop_one(self, name: str, run: ctr.Running, deadline: float,
+                        report: bool = False) -> None:
         spec = next((c for c in self.specs + self.init_specs if c["name"] == name), {})
         pre_stop = ((spec.get("lifecycle") or {}).get("preStop")) or {}
         if "exec" in pre_stop:
@@ -569,6 +619,8 @@ class PodWorker:
             seconds = float((pre_stop["sleep"] or {}).get("seconds", 0))
             await asyncio.sleep(min(seconds, max(0.0, deadline - time.monotonic())))
         await process.stop_group(run.instance, max(0.0, deadline - time.monotonic()))
+        if report:
+            await self._report_exit(name, run)
 
     def kill_now(self) -> None:
         """Last resort (the pod object is gone): SIGKILL every instance's group."""

@@ -105,14 +105,32 @@ def _unready(names: list[str]) -> str:
     return "[" + " ".join(names) + "]"
 
 
+def terminate_unstarted(init: list[ContainerState], containers: list[ContainerState]) -> None:
+    """kubelet's TerminatePod: once the pod is initialized, a container with no terminated
+    state gets one (whether it ran is not known: report an error); all are done."""
+    unknown = ("ContainerStatusUnknown", "The container could not be located when the pod "
+               "was terminated")
+    if all(c.done and c.exit_code == 0 for c in init):
+        for c in containers:
+            if "terminated" not in c.state:
+                c.state = {"terminated": {"exitCode": 137, "reason": unknown[0],
+                                          "message": unknown[1]}}
+                c.ready = c.started = False
+            c.done = True
+
+
 def pod_status(pod: Mapping[str, Any], init: list[ContainerState], init_failed: bool,
                containers: list[ContainerState], start_time: float,
-               ip: str = HOST_IP) -> dict[str, Any]:
-    """The pod's status as the kubelet would post it, keeping existing transition times."""
+               ip: str = HOST_IP, terminal: bool = False) -> dict[str, Any]:
+    """The pod's status as the kubelet would post it, keeping existing transition times.
+    `terminal`: the pod is being removed and runs nothing more, so its phase is Succeeded or
+    Failed whatever its restart policy (kubelet since 1.27)."""
     spec = pod.get("spec") or {}
     current = pod.get("status") or {}
     status: dict[str, Any] = {"conditions": [dict(c) for c in current.get("conditions") or []]}
     the_phase = phase(str(spec.get("restartPolicy", "Always")), init, init_failed, containers)
+    if terminal and the_phase not in ("Succeeded", "Failed"):
+        the_phase = "Failed"
     terminal = the_phase in ("Succeeded", "Failed")
     initialized = not init or all(c.done and c.exit_code == 0 for c in init)
     set_condition(status, "PodReadyToStartContainers", "True")
@@ -125,8 +143,10 @@ def pod_status(pod: Mapping[str, Any], init: list[ContainerState], init_failed: 
                       f"containers with incomplete status: {_unready(pending)}")
     unready = [c.name for c in containers if not c.ready]
     if terminal:
+        # generateContainersReadyConditionForTerminalPhase
+        reason = "PodCompleted" if the_phase == "Succeeded" else "PodFailed"
         for ctype in ("ContainersReady", "Ready"):
-            set_condition(status, ctype, "False", "PodCompleted", "")
+            set_condition(status, ctype, "False", reason, "")
     elif unready:
         message = f"containers with unready status: {_unready(unready)}"
         set_condition(status, "ContainersReady", "False", "ContainersNotReady", message)

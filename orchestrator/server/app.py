@@ -13,7 +13,15 @@ from aiohttp import web
 from orchestrator.api import discovery, errors, openapi
 from orchestrator.api.rbac import ANONYMOUS
 from orchestrator.api.requestinfo import request_attributes
-from orchestrator.server import content, kubelet_proxy, namespaces, portforward, proxy, reviews
+from orchestrator.server import (
+    content,
+    kubelet_proxy,
+    metrics_api,
+    namespaces,
+    portforward,
+    proxy,
+    reviews,
+)
 from orchestrator.server import openapi_v2
 from orchestrator.server.auth import Auth
 from orchestrator.server.limits import ServerLimits, inflight_middleware, mark_busy
@@ -145,6 +153,7 @@ class APIServer:
             }
         self.app[proxy.SESSIONS] = {}
         kubelet_proxy.install(self.app, service, token)  # pods/log and pods/exec
+        metrics_api.install(self.app, service, token)  # metrics.k8s.io, before /apis/...
         self.app.on_cleanup.append(proxy.close_sessions)
         self.app.cleanup_ctx.append(self._finalizing_namespaces)
         for suffix in ("", "{path:/.*}"):

@@ -13,6 +13,7 @@ from orchestrator.api.rbac_defaults import (
     default_cluster_role_bindings,
     default_cluster_roles,
 )
+from orchestrator.server import metrics_objects
 from orchestrator.server.objects import ObjectService, WriteOptions
 
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
@@ -33,6 +34,7 @@ def bootstrap(service: ObjectService) -> None:
     assert roles is not None and bindings is not None
     for role in default_cluster_roles():
         _reconcile_role(service, roles, role, opts)
+    metrics_objects.ensure(service, opts)  # its reader role aggregates into view/edit/admin
     _aggregate(service, roles, opts)
     for binding in default_cluster_role_bindings():
         _reconcile_binding(service, bindings, binding, opts)

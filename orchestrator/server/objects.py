@@ -467,8 +467,11 @@ class ObjectService:
             self._accept_crd(merged)
         if opts.dry_run:
             return Result(self.served(rt, merged), warnings)
-        if md.get("deletionTimestamp") and not md.get("finalizers"):
-            # The last finalizer is gone: the object goes now.
+        if md.get("deletionTimestamp") and not md.get("finalizers") and \
+                cur_md.get("finalizers") and not cur_md.get("deletionGracePeriodSeconds"):
+            # The last finalizer is gone: the object goes now (the registry's
+            # shouldDeleteDuringUpdate). Not a pod in its grace period: its kubelet still
+            # posts status, and removes it with a delete of grace 0.
             self._remove(rt, merged)
             return Result(self.served(rt, merged), warnings)
         return Result(self.served(rt, self._write(rt, merged)), warnings)
@@ -595,8 +598,12 @@ class ObjectService:
                 return self.served(rt, current), True
             self._remove(rt, current)
             return self.served(rt, current), True
-        if cur_md.get("deletionTimestamp") and finalizers == list(cur_md.get("finalizers") or []):
-            return self.served(rt, current), False  # already being deleted: nothing changes
+        pending = cur_md.get("deletionGracePeriodSeconds")
+        if cur_md.get("deletionTimestamp") and finalizers == list(
+                cur_md.get("finalizers") or []) and (pending is None or graceful >= pending):
+            # Already being deleted: nothing changes, unless the grace period shrinks (the
+            # kubelet's final delete, grace 0, of a pod that still has finalizers).
+            return self.served(rt, current), False
         marked = json_copy(current)
         md = marked["metadata"]
         md.setdefault("deletionTimestamp", self._now())

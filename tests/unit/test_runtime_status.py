@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from orchestrator.runtime import hostinfo, logs, nodespec
-from orchestrator.runtime.status import Backoff, ContainerState, phase, pod_status
+from orchestrator.runtime.status import (
+    Backoff,
+    ContainerState,
+    phase,
+    pod_status,
+    terminate_unstarted,
+)
 from orchestrator.runtime.volumes import Mount, MountPlan
 
 
@@ -44,6 +51,41 @@ def test_conditions_and_restart_counting() -> None:
     status = pod_status({"spec": {}}, [], False, [c], 0)
     ready = {x["type"]: x for x in status["conditions"]}["Ready"]
     assert ready["reason"] == "ContainersNotReady" and "[web]" in ready["message"]
+
+
+def _ready(status: dict[str, Any]) -> tuple[str, str | None]:
+    ready = {x["type"]: x for x in status["conditions"]}["Ready"]
+    return ready["status"], ready.get("reason")
+
+
+def test_a_deleted_pod_ends_in_a_terminal_phase() -> None:
+    # kubelet since 1.27: whatever the restart policy, a pod that will run nothing more is
+    # Succeeded (every container exited 0) or Failed, and not Ready for that reason.
+    spec = {"spec": {"restartPolicy": "Always"}}
+    done = pod_status(spec, [], False, [_term("a", 0)], 0, terminal=True)
+    assert done["phase"] == "Succeeded" and _ready(done) == ("False", "PodCompleted")
+    failed = pod_status(spec, [], False, [_term("a", 0), _term("b", 143)], 0, terminal=True)
+    assert failed["phase"] == "Failed" and _ready(failed) == ("False", "PodFailed")
+    # Still initializing when deleted: Failed too (TerminatePod), never left Pending.
+    stuck = pod_status(spec, [_term("init", 137)], False, [ContainerState("a")], 0,
+                       terminal=True)
+    assert stuck["phase"] == "Failed"
+    # Without `terminal` an Always pod with a terminated container is still Running.
+    assert pod_status(spec, [], False, [_term("a", 0, done=False)], 0)["phase"] == "Running"
+
+
+def test_terminate_unstarted_marks_what_never_ran() -> None:
+    ran, waiting = _term("ran", 0, done=False), ContainerState("waiting")
+    terminate_unstarted([], [ran, waiting])
+    assert ran.state["terminated"]["exitCode"] == 0 and ran.done
+    assert waiting.state == {"terminated": {
+        "exitCode": 137, "reason": "ContainerStatusUnknown",
+        "message": "The container could not be located when the pod was terminated"}}
+    assert waiting.done and not waiting.ready
+    # Before initialization finished the containers stay waiting (kubelet leaves them).
+    later = ContainerState("later")
+    terminate_unstarted([ContainerState("init")], [later])
+    assert "waiting" in later.state and not later.done
 
 
 def test_backoff_doubles_caps_and_resets() -> None:
