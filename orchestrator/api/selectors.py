@@ -256,6 +256,14 @@ class _SelectorSyntaxError(Exception):
     """Internal: a Go-style error string, wrapped into BadRequest at the public boundary."""
 
 
+def new_requirement(key: str, operator: str, values: list[str]) -> Requirement:
+    """labels.NewRequirement for other selector shapes (node affinity); BadRequest if invalid."""
+    try:
+        return _new_requirement(key, operator, values, None)
+    except _SelectorSyntaxError as failure:
+        raise BadRequest(str(failure)) from None
+
+
 # --- the string syntax: a port of apimachinery's lexer and recursive-descent parser ----------
 
 _SPECIAL = set("=!(),><")
@@ -573,6 +581,7 @@ __all__ = [
     "label_key_errors",
     "label_selector_from_dict",
     "label_value_errors",
+    "new_requirement",
     "parse_field_selector",
     "parse_label_selector",
     "validate_label_selector_dict",

@@ -42,8 +42,11 @@ from orchestrator.api.names import (
 from orchestrator.api.names import LABEL_VALUE as _LABEL_VALUE
 from orchestrator.api.names import QUALIFIED_NAME as _QUALIFIED_NAME
 from orchestrator.api.names import full_match as _full
+from orchestrator.api.nodeaffinity import node_affinity_causes
 from orchestrator.api.quantity import FORMAT_WRONG, QuantityError, parse_quantity
 from orchestrator.api.schemas import SchemaNode, object_meta
+from orchestrator.api.selectors import label_selector_from_dict, validate_label_selector_dict
+from orchestrator.api.taints import toleration_causes
 from orchestrator.api.validation_volumes import data_size_causes, pod_volume_causes
 
 FIELD_VALIDATION_VALUES = ("", "Ignore", "Strict", "Warn")
@@ -444,39 +447,26 @@ def _go_map(labels: Mapping[str, Any]) -> str:
     return "map[string]string{" + inner + "}"
 
 
-def selector_matches(selector: Mapping[str, Any], labels: Mapping[str, Any]) -> bool:
-    """matchLabels and matchExpressions (In, NotIn, Exists, DoesNotExist), all ANDed."""
-    match_labels = selector.get("matchLabels") or {}
-    if isinstance(match_labels, Mapping):
-        if any(labels.get(k) != v for k, v in match_labels.items()):
-            return False
-    for expr in _as_list(selector.get("matchExpressions")):
-        if not isinstance(expr, Mapping):
-            continue
-        key, op, values = str(expr.get("key")), expr.get("operator"), _as_list(expr.get("values"))
-        has = key in labels
-        if op == "In" and not (has and labels[key] in values):
-            return False
-        if op == "NotIn" and has and labels[key] in values:
-            return False
-        if op == "Exists" and not has:
-            return False
-        if op == "DoesNotExist" and has:
-            return False
-    return True
-
-
 def _selector_causes(spec: Any, path: str, kind: str, needed: bool) -> list[Cause]:
     selector = _dig(spec, "selector")
     if not isinstance(selector, Mapping):
         return [required(f"{path}.selector")] if needed else []
     if not selector.get("matchLabels") and not selector.get("matchExpressions"):
         return [invalid(f"{path}.selector", "{}", f"empty selector is invalid for {kind}")]
+    causes = validate_label_selector_dict(selector, f"{path}.selector")
     labels = _dig(spec, "template", "metadata", "labels")
     labels = labels if isinstance(labels, Mapping) else {}
-    if selector_matches(selector, labels):
-        return []
-    return [
+    try:
+        matcher = label_selector_from_dict(selector)
+    except BadRequest:  # an unknown operator and the like: reported above, nothing to match
+        if kind not in ("deployment", "replicaset"):
+            return causes
+        shown = orjson.dumps(selector).decode()
+        return causes + [Cause("FieldValueInvalid", f"Invalid value: {shown}: invalid label selector",
+                               f"{path}.selector")]
+    if matcher.matches(labels):
+        return causes
+    return causes + [
         Cause(
             "FieldValueInvalid",
             f"Invalid value: {_go_map(labels)}: `selector` does not match template `labels`",
@@ -525,6 +515,9 @@ def _pod_spec_causes(spec: Any, path: str, restart_policies: Sequence[str] = ())
     if policy and policy not in allowed:
         causes.append(not_supported(f"{path}.restartPolicy", policy, allowed))
     causes += _non_negative(spec, path, "terminationGracePeriodSeconds")
+    causes += validate_labels(spec.get("nodeSelector"), f"{path}.nodeSelector")
+    causes += node_affinity_causes(spec.get("affinity"), f"{path}.affinity")
+    causes += toleration_causes(spec.get("tolerations"), f"{path}.tolerations")
     return causes + pod_volume_causes(spec, path)
 
 
@@ -782,7 +775,6 @@ __all__ = [
     "name_rule_for",
     "prune",
     "qualified_name_messages",
-    "selector_matches",
     "semantic_causes",
     "validate_annotations",
     "validate_labels",

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from orchestrator.api.nodeaffinity import RequiredNodeAffinity
+from orchestrator.api.taints import taints_of, tolerations_of, untolerated_taint
 from orchestrator.api.workloads import (
     owner_reference, pod_from_template, pod_is_available, pod_is_ready, template_hash,
 )
@@ -47,78 +49,35 @@ class DsPlan:
 
 # -- node eligibility ---------------------------------------------------------------------
 
-def _expression_matches(req: Obj, values: dict[str, str]) -> bool:
-    key, op = req.get("key", ""), req.get("operator", "")
-    wanted = [str(v) for v in req.get("values") or []]
-    have = values.get(key)
-    if op == "In":
-        return have is not None and have in wanted
-    if op == "NotIn":
-        return have is None or have not in wanted
-    if op == "Exists":
-        return have is not None
-    if op == "DoesNotExist":
-        return have is None
-    if op in ("Gt", "Lt") and have is not None and len(wanted) == 1:
-        try:
-            return int(have) > int(wanted[0]) if op == "Gt" else int(have) < int(wanted[0])
-        except ValueError:
-            return False
-    return False
-
-
-def _term_matches(term: Obj, node: Obj) -> bool:
-    labels = node["metadata"].get("labels") or {}
-    fields = {"metadata.name": node["metadata"]["name"]}
-    exprs, fexprs = term.get("matchExpressions") or [], term.get("matchFields") or []
-    if not exprs and not fexprs:
-        return False  # an empty term matches nothing
-    return all(_expression_matches(r, labels) for r in exprs) and all(
-        _expression_matches(r, fields) for r in fexprs)
-
-
-def tolerates(tolerations: list[Obj], taint: Obj) -> bool:
-    for t in tolerations:
-        if t.get("effect") and t.get("effect") != taint.get("effect"):
-            continue
-        if not t.get("key"):
-            if t.get("operator") == "Exists":
-                return True
-            continue
-        if t.get("key") != taint.get("key"):
-            continue
-        if t.get("operator") == "Exists" or t.get("value", "") == taint.get("value", ""):
-            return True
-    return False
+def _same_toleration(a: Obj, b: Obj) -> bool:
+    # kube's Toleration.MatchToleration: the same key, effect, operator and value.
+    return all((a.get(f) or "") == (b.get(f) or "") for f in ("key", "effect", "operator", "value"))
 
 
 def daemon_tolerations(pod_spec: Obj) -> list[Obj]:
+    """The template's tolerations plus kube's daemon ones (AddOrUpdateTolerationInPodSpec): a
+    user entry of the same key and effect but another operator or value does not replace
+    them, or a cordoned node would be "eligible" to the controller and refused by the scheduler."""
     tolerations = [dict(t) for t in pod_spec.get("tolerations") or []]
     extra = DAEMON_TOLERATIONS + ([HOST_NETWORK_TOLERATION] if pod_spec.get("hostNetwork") else [])
     for add in extra:
-        if not any(t.get("key") == add["key"] and t.get("effect") == add["effect"]
-                   for t in tolerations):
+        if not any(_same_toleration(t, add) for t in tolerations):
             tolerations.append(dict(add))
     return tolerations
 
 
 def should_run(ds: Obj, node: Obj) -> bool:
+    """kube's daemon predicates: the node's name, required node affinity and taints, decided
+    by the same code as the scheduler's filters (so a daemon pod never waits forever)."""
     pod_spec = ((ds.get("spec") or {}).get("template") or {}).get("spec") or {}
-    labels = node["metadata"].get("labels") or {}
-    for key, value in (pod_spec.get("nodeSelector") or {}).items():
-        if labels.get(key) != value:
-            return False
-    required = (((pod_spec.get("affinity") or {}).get("nodeAffinity") or {}).get(
-        "requiredDuringSchedulingIgnoredDuringExecution") or {})
-    terms = required.get("nodeSelectorTerms")
-    if terms is not None and not any(_term_matches(t, node) for t in terms):
+    name = str(node["metadata"]["name"])
+    if pod_spec.get("nodeName") and pod_spec["nodeName"] != name:
         return False
-    tolerations = daemon_tolerations(pod_spec)
-    for taint in (node.get("spec") or {}).get("taints") or []:
-        if taint.get("effect") in ("NoSchedule", "NoExecute") and not tolerates(tolerations,
-                                                                                 taint):
-            return False
-    return True
+    labels = node["metadata"].get("labels") or {}
+    if not RequiredNodeAffinity.from_pod_spec(pod_spec).matches(labels, name):
+        return False
+    tolerations = tolerations_of(daemon_tolerations(pod_spec))
+    return untolerated_taint(taints_of((node.get("spec") or {}).get("taints")), tolerations) is None
 
 
 # -- pods ---------------------------------------------------------------------------------
@@ -143,13 +102,7 @@ def pod_node(pod: Obj) -> str | None:
     spec = pod.get("spec") or {}
     if spec.get("nodeName"):
         return str(spec["nodeName"])
-    required = (((spec.get("affinity") or {}).get("nodeAffinity") or {}).get(
-        "requiredDuringSchedulingIgnoredDuringExecution") or {})
-    for term in required.get("nodeSelectorTerms") or []:
-        for req in term.get("matchFields") or []:
-            if req.get("key") == "metadata.name" and req.get("values"):
-                return str(req["values"][0])
-    return None
+    return RequiredNodeAffinity.from_pod_spec(spec).pinned_node()
 
 
 def _int_or_percent(value: Any, total: int, round_up: bool) -> int:

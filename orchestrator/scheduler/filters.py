@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from orchestrator.api.taints import Taint, untolerated_taint
+
 from . import devices as dev
 from . import names
 from .framework import Scope, Status
 from .podinfo import PodInfo
-from .selectors import Taint, Toleration, untolerated_taint
 from .state import NodeState
 
 AFFINITY_REASON = "node(s) didn't match Pod's node affinity/selector"
@@ -47,11 +48,9 @@ class NodeAffinity:
     scope: Scope = "shape"
 
     def filter(self, pod: PodInfo, node: NodeState) -> Status | None:
-        labels = node.info.labels
-        ok = all(labels.get(k) == v for k, v in pod.node_selector)
-        if ok and pod.affinity_terms:
-            ok = any(term.matches(labels, node.name) for term in pod.affinity_terms)
-        return None if ok else Status((AFFINITY_REASON,), self.name, unresolvable=True)
+        if pod.node_affinity.matches(node.info.labels, node.name):
+            return None
+        return Status((AFFINITY_REASON,), self.name, unresolvable=True)
 
 
 class TaintToleration:
@@ -161,4 +160,4 @@ def default_filters() -> list["NodeUnschedulable | NodeAffinity | TaintToleratio
 
 
 __all__ = ["NodeName", "NodeUnschedulable", "NodeAffinity", "TaintToleration", "GpuModel",
-           "ResourceFit", "GpuFit", "NominatedPods", "default_filters", "Toleration"]
+           "ResourceFit", "GpuFit", "NominatedPods", "default_filters"]

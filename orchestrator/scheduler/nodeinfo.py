@@ -10,9 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from orchestrator.api.taints import Taint, taints_of
+
 from . import names
 from .quantity import milli
-from .selectors import Taint
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +55,7 @@ class NodeInfo:
                 allocatable[str(resource)] = milli(quantity)
             except ValueError:
                 continue  # a node with one garbled resource still offers the others
-        taints = tuple(Taint.from_dict(t) for t in spec.get("taints") or ())
+        taints = taints_of(spec.get("taints"))
         count = allocatable.get(names.GPU, 0) // 1000
         model = labels.get(names.GPU_PRODUCT_LABEL, "")
         try:

@@ -12,10 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
+from orchestrator.api.nodeaffinity import RequiredNodeAffinity
+from orchestrator.api.taints import Toleration, tolerations_of
+
 from . import names
 from .devices import DeviceAssignment, parse_device_annotation
 from .quantity import format_milli, milli
-from .selectors import NodeSelectorTerm, Toleration
 
 # Resources Kubernetes allows to be fractional; every other (extended) resource must be whole.
 _FRACTIONAL_OK = (names.CPU, names.MEMORY, "ephemeral-storage", "storage")
@@ -54,8 +56,7 @@ class PodInfo:
     gpu: GpuRequest = GpuRequest()
     request_error: str | None = None
     node_name: str = ""
-    node_selector: tuple[tuple[str, str], ...] = ()
-    affinity_terms: tuple[NodeSelectorTerm, ...] = ()
+    node_affinity: RequiredNodeAffinity = RequiredNodeAffinity()
     gpu_models: frozenset[str] | None = None
     tolerations: tuple[Toleration, ...] = ()
     priority: int = 0
@@ -79,8 +80,7 @@ class PodInfo:
         setattr_(self, "other_requests", tuple(sorted(
             (r, a) for r, a in self.requests.items()
             if r not in (names.CPU, names.MEMORY, names.GPU, names.GPU_MILLI))))
-        setattr_(self, "constraint_key", (self.node_selector, self.affinity_terms,
-                                          self.gpu_models, self.tolerations))
+        setattr_(self, "constraint_key", (self.node_affinity, self.gpu_models, self.tolerations))
         setattr_(self, "resource_key", (self.cpu, self.memory, self.other_requests, self.gpu))
 
     @classmethod
@@ -94,11 +94,10 @@ class PodInfo:
             gpu, error = _gpu_request(requests)
         except ValueError as err:
             requests, gpu, error = {}, GpuRequest(), str(err)
-        selector = tuple(sorted((str(k), str(v)) for k, v in (spec.get("nodeSelector") or {}).items()))
-        terms = _required_terms(spec)
+        node_affinity = RequiredNodeAffinity.from_pod_spec(spec)
         models, model_error = _gpu_models(annotations.get(names.GPU_MODELS_ANNOTATION))
         error = error or model_error
-        tolerations = tuple(Toleration.from_dict(t) for t in spec.get("tolerations") or ())
+        tolerations = tolerations_of(spec.get("tolerations"))
         tolerations += _extended_resource_tolerations(requests, tolerations)
         devices: DeviceAssignment = ()
         raw_devices = annotations.get(names.GPU_DEVICES_ANNOTATION)
@@ -107,8 +106,7 @@ class PodInfo:
                 devices = parse_device_annotation(str(raw_devices))
             except ValueError:
                 devices = ()  # a bound pod then gets devices re-chosen; see add_bound_pod
-        identity = any(k in _NODE_IDENTITY_KEYS for k, _ in selector) or any(
-            r.key in _NODE_IDENTITY_KEYS for t in terms for r in t.expressions + t.fields)
+        identity = any(key in _NODE_IDENTITY_KEYS for key in node_affinity.keys())
         return cls(
             namespace=str(meta.get("namespace") or "default"),
             name=str(meta.get("name") or ""),
@@ -117,8 +115,7 @@ class PodInfo:
             gpu=gpu,
             request_error=error,
             node_name=str(spec.get("nodeName") or ""),
-            node_selector=selector,
-            affinity_terms=terms,
+            node_affinity=node_affinity,
             gpu_models=models,
             tolerations=tolerations,
             priority=int(spec.get("priority") or 0),
@@ -204,12 +201,6 @@ def _gpu_request(requests: Mapping[str, int]) -> tuple[GpuRequest, str | None]:
     if shared:
         return GpuRequest(1, shared), None
     return GpuRequest(), None
-
-
-def _required_terms(spec: Mapping[str, Any]) -> tuple[NodeSelectorTerm, ...]:
-    affinity = ((spec.get("affinity") or {}).get("nodeAffinity") or {})
-    required = affinity.get("requiredDuringSchedulingIgnoredDuringExecution") or {}
-    return tuple(NodeSelectorTerm.from_dict(t) for t in required.get("nodeSelectorTerms") or ())
 
 
 def _gpu_models(raw: Any) -> tuple[frozenset[str] | None, str | None]:

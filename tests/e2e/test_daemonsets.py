@@ -78,3 +78,37 @@ def test_node_selector_and_rolling_update(kubectl: Kubectl) -> None:
         "deletionTimestamp")}
     assert images == {"v2"}
     assert placement(kubectl, "everywhere") == NODES
+
+
+def test_affinity_and_a_tolerate_everything_toleration(kubectl: Kubectl) -> None:
+    # The controller and the scheduler read the same terms and tolerations (one copy in
+    # orchestrator.api), so every pod the controller wants is bound, none left Pending.
+    kubectl.run("apply", "-f", "-", input=manifest(
+        "not-a100", tolerations=[{"operator": "Exists"}],
+        affinity={"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+            "nodeSelectorTerms": [{"matchExpressions": [
+                {"key": "nvidia.com/gpu.product", "operator": "NotIn", "values": ["A100"]}]}]}}}))
+    wait_for(lambda: placement(kubectl, "not-a100") == ["ds-a", "ds-b"], timeout=30)
+    kubectl.run("rollout", "status", "daemonset/not-a100", "--timeout=30s", timeout=40)
+    status = kubectl.json("get", "ds", "not-a100")["status"]
+    assert (status["desiredNumberScheduled"], status["numberReady"]) == (2, 2)
+
+
+@pytest.mark.parametrize(("name", "pod_spec", "message"), [
+    ("bad-affinity",
+     {"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+         "nodeSelectorTerms": [{"matchExpressions": [
+             {"key": "zone", "operator": "in", "values": ["a"]}]}]}}}},
+     "spec.template.spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution"
+     '.nodeSelectorTerms[0].matchExpressions[0].operator: Invalid value: "in": not a valid '
+     "selector operator"),
+    ("bad-toleration", {"tolerations": [{"key": "nvidia.com/gpu", "operator": "exists"}]},
+     'spec.template.spec.tolerations[0].operator: Unsupported value: "exists": supported '
+     'values: "Equal", "Exists"'),
+])
+def test_unknown_operators_are_refused(kubectl: Kubectl, name: str, pod_spec: dict[str, Any],
+                                       message: str) -> None:
+    proc = kubectl.run("apply", "-f", "-", input=manifest(name, **pod_spec), check=False)
+    assert proc.returncode != 0
+    assert f'The DaemonSet "{name}" is invalid: {message}' in proc.stderr
+    assert kubectl.run("get", "ds", name, check=False).returncode != 0  # nothing was stored

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from orchestrator.controllers.daemonset_plan import (
-    REVISION_LABEL, plan, pod_node, revision_hash, should_run,
+    REVISION_LABEL, daemon_tolerations, plan, pod_node, revision_hash, should_run,
 )
 
 NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -94,3 +94,20 @@ def test_rolling_update_with_surge() -> None:
     q = plan(new, nodes, [pod("p0", "n0", "old"), pod("s0", "n0", h),
                           pod("p1", "n1", "old")], NOW)
     assert q.delete_pods == ["p0"]
+
+
+def test_daemon_tolerations_are_added_unless_the_same_one_is_there() -> None:
+    # kube's AddOrUpdateTolerationInPodSpec matches key, effect, operator and value: a user's
+    # Equal toleration of the unschedulable taint does not stand in for the Exists one.
+    own = {"key": "node.kubernetes.io/unschedulable", "operator": "Equal", "value": "yes",
+           "effect": "NoSchedule"}
+    added = daemon_tolerations({"tolerations": [own]})
+    assert own in added and {"key": "node.kubernetes.io/unschedulable", "operator": "Exists",
+                             "effect": "NoSchedule"} in added
+    same = {"key": "node.kubernetes.io/unschedulable", "operator": "Exists", "effect": "NoSchedule"}
+    assert daemon_tolerations({"tolerations": [same]}).count(same) == 1
+
+
+def test_a_template_node_name_limits_the_daemonset_to_that_node() -> None:
+    assert should_run(ds(nodeName="a"), node("a"))
+    assert not should_run(ds(nodeName="a"), node("b"))

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from orchestrator.api.taints import Taint, Toleration
 from orchestrator.scheduler.nodeinfo import NodeInfo
 from orchestrator.scheduler.podinfo import GpuRequest, PodGroupRef, PodInfo
-from orchestrator.scheduler.selectors import Taint, Toleration
 
 from .test_sched_helpers import GPU_TAINT, node, pod
 
@@ -91,10 +91,11 @@ def test_constraints_are_read() -> None:
                 "nodeSelectorTerms": [{"matchExpressions": [
                     {"key": "nvidia.com/gpu.product", "operator": "In", "values": ["H100"]}]}]}}}}
     info = PodInfo.from_pod(pod("p", spec=spec, annotations={"daskhub-lite.io/gpu-models": "A100|H100"}))
-    assert info.node_selector == (("pool", "gpu"),)
+    assert info.node_affinity.node_selector == (("pool", "gpu"),)
     assert info.priority == 100
     assert info.gpu_models == frozenset({"A100", "H100"})
-    assert info.affinity_terms[0].expressions[0].values == ("H100",)
+    terms = info.node_affinity.terms
+    assert terms is not None and terms[0].expressions[0].values == ("H100",)
     assert Toleration("k", "Exists") in info.tolerations
     assert not info.uses_node_identity
 

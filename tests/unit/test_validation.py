@@ -90,6 +90,21 @@ def test_selector_must_match_template_labels() -> None:
     )]
 
 
+def test_unknown_selector_operator_is_refused_not_matched() -> None:
+    # The old matcher here skipped unknown operators, so such a selector "matched" the template.
+    obj = deployment(selector={"matchLabels": {"app": "web"},
+                               "matchExpressions": [{"key": "tier", "operator": "Bogus"}]})
+    assert causes_of(obj, DEPLOYMENT) == [
+        ("spec.selector.matchExpressions[0].operator",
+         'Invalid value: "Bogus": not a valid selector operator'),
+        ("spec.selector", 'Invalid value: {"matchLabels":{"app":"web"},"matchExpressions":'
+                          '[{"key":"tier","operator":"Bogus"}]}: invalid label selector'),
+    ]
+    obj = deployment(selector={"matchExpressions": [{"key": "app", "operator": "NotIn",
+                                                     "values": ["web"]}]})
+    assert [field for field, _ in causes_of(obj, DEPLOYMENT)] == ["spec.template.metadata.labels"]
+
+
 def test_missing_selector_is_required() -> None:
     obj = deployment()
     del obj["spec"]["selector"]
