@@ -21,6 +21,7 @@ import yaml
 from aiohttp import web
 
 from orchestrator import controllers, network, runtime, scheduler
+from orchestrator.api.csr_signing import Authority
 from orchestrator.api.kinds import Registry
 from orchestrator.datadir import DataDirLock, prepare, private_file
 from orchestrator.eventloop import new_event_loop
@@ -202,14 +203,16 @@ class ControlPlane:
                                 audit=AuditLog(self.data_dir / "audit.log"))
             service = ObjectService(store, Registry(), admission=chain)
             bootstrap(service)
-            _, crt, key = ensure_certificates(self.data_dir / "pki")
+            ca, crt, key = ensure_certificates(self.data_dir / "pki")
             prepare(self.data_dir / "pki")  # 0700, as the data dir
             auth = Auth(store, self.token, load_signing_key(self.data_dir / "pki"))
             server = APIServer(service, self.token, auth, self.limits)
             runner = web.AppRunner(server.app, access_log=None, handler_cancellation=True,
                                    shutdown_timeout=1.0)
             await runner.setup()
-            site = TLSSite(runner, self.host, self.port, server_context(crt, key),
+            # Client certificates are checked against the cluster CA, the one the CSR
+            # signer issues from (kubeadm's layout: --client-ca-file is ca.crt).
+            site = TLSSite(runner, self.host, self.port, server_context(crt, key, ca),
                            self.limits)
             await site.start()
             sockets = getattr(site._server, "sockets", None) or []
@@ -253,7 +256,11 @@ class ControlPlane:
         if "scheduler" in self.components:
             out += scheduler.build(client)
         if "controllers" in self.components:
-            out += controllers.build(client)
+            pki = self.data_dir / "pki"
+            # kube-controller-manager's --cluster-signing-{cert,key}-file: the cluster CA.
+            signing_ca = Authority.from_pem((pki / "ca.crt").read_bytes(),
+                                            (pki / "ca.key").read_bytes())
+            out += controllers.build(client, signing_ca)
         return out
 
 

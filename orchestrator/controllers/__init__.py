@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from orchestrator.api.csr_signing import Authority
 from orchestrator.client import Client
 
 
-def build(client: Client) -> list[Any]:
-    """Every controller of the embedded control plane."""
+def build(client: Client, signing_ca: Authority | None = None) -> list[Any]:
+    """Every controller of the embedded control plane; the CSR signers only with the CA
+    they issue from (`signing_ca`)."""
     from orchestrator.controllers.clusterroleaggregation import (
         ClusterRoleAggregationController,
     )
@@ -23,7 +25,10 @@ def build(client: Client) -> list[Any]:
     from orchestrator.controllers.statefulset import StatefulSetController
     from orchestrator.controllers.volumes import VolumeProvisioner
 
-    return [
+    from orchestrator.controllers.csrsigning import CSRSigningController
+
+    signers: list[Any] = [CSRSigningController(client, signing_ca)] if signing_ca else []
+    return signers + [
         DeploymentController(client), ReplicaSetController(client),
         StatefulSetController(client), DaemonSetController(client),
         JobController(client), CronJobController(client),

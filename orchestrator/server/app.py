@@ -21,6 +21,7 @@ from orchestrator.server import (
     portforward,
     proxy,
     reviews,
+    x509users,
 )
 from orchestrator.server import openapi_v2
 from orchestrator.server.auth import Auth
@@ -41,7 +42,8 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def _status_response(err: errors.APIError) -> web.Response:
-    resp = content.respond(err.status(), err.code)
+    # Warnings gathered before the refusal (admission webhooks') go out with it.
+    resp = content.respond(err.status(), err.code, getattr(err, "warnings", None))
     if err.retry_after is not None:
         resp.headers["Retry-After"] = str(err.retry_after)
     return resp
@@ -100,7 +102,12 @@ def auth_middleware(auth: Auth | None) -> Any:
             return await handler(request)
         header = request.headers.get("Authorization", "").strip()
         given = header[7:].strip() if header.lower().startswith("bearer ") else ""
-        user = auth.authenticate(given) if given else None
+        # kube's union authenticator asks the x509 authenticator first: a verified client
+        # certificate names the user even if a token comes along.
+        der = x509users.peer_certificate(request.transport)
+        user = x509users.user_from_certificate(der) if der else None
+        if user is None and given:
+            user = auth.authenticate(given)
         if user is None and not given and request.path in ANONYMOUS_PATHS:
             user = ANONYMOUS
         if user is None:
@@ -155,6 +162,7 @@ class APIServer:
         kubelet_proxy.install(self.app, service, token)  # pods/log and pods/exec
         metrics_api.install(self.app, service, token)  # metrics.k8s.io, before /apis/...
         self.app.on_cleanup.append(proxy.close_sessions)
+        self.app.on_cleanup.append(self._close_webhook_client)
         self.app.cleanup_ctx.append(self._finalizing_namespaces)
         for suffix in ("", "{path:/.*}"):
             r.add_route("*", "/api/v1/namespaces/{namespace}/{kind:pods|services}/{name}/proxy"
@@ -164,6 +172,9 @@ class APIServer:
         r.add_route("*", "/apis/{group}", self.group_info)
         r.add_route("*", "/apis/{group}/{version}", self.group_version)
         r.add_route("*", "/apis/{group}/{version}/{rest:.+}", self.group_resources)
+
+    async def _close_webhook_client(self, app: web.Application) -> None:
+        await self.resources.webhooks.close()
 
     async def _finalizing_namespaces(self, app: web.Application) -> AsyncIterator[None]:
         task = asyncio.create_task(namespaces.keep_finalizing(self.service),

@@ -25,6 +25,8 @@ from orchestrator.server.objects import (
     ObjectService,
     WriteOptions,
 )
+from orchestrator.server.admission.webhook_calls import WebhookCaller
+from orchestrator.server.admission.webhook_rounds import RequestOptions, admitted
 from orchestrator.server.watch import Watch, WatchRequest, error_event
 
 
@@ -74,6 +76,8 @@ def _check_subresource(t: Target) -> None:
 class ResourceHandlers:
     def __init__(self, service: ObjectService) -> None:
         self.service = service
+        # Writes run through admission webhooks in rounds (admission/webhook_rounds.py).
+        self.webhooks = WebhookCaller(service.store)
 
     async def handle(self, request: web.Request, group: str, version: str,
                      segments: list[str]) -> web.StreamResponse:
@@ -226,15 +230,20 @@ class ResourceHandlers:
             raise errors.MethodNotAllowed(
                 "the server does not allow this method on the requested resource"
             )
-        result = self.service.create(t.rt, ns, body.value, opts)
-        return self.respond_object(request, result.obj, 201, result.warnings)
+        result, hooks_said = await admitted(
+            lambda: self.service.create(t.rt, ns, body.value, opts), self.webhooks,
+            RequestOptions(field_manager=opts.field_manager))
+        return self.respond_object(request, result.obj, 201, result.warnings + hooks_said)
 
     async def update(self, request: web.Request, t: Target) -> web.Response:
         body = await self._body(request)
         opts = _write_options(request, body.duplicates)
         assert t.name is not None
-        result = self.service.update(t.rt, _ns(t), t.name, body.value, opts, t.subresource)
-        return self.respond_object(request, result.obj, 200, result.warnings)
+        name = t.name
+        result, hooks_said = await admitted(
+            lambda: self.service.update(t.rt, _ns(t), name, body.value, opts, t.subresource),
+            self.webhooks, RequestOptions(field_manager=opts.field_manager))
+        return self.respond_object(request, result.obj, 200, result.warnings + hooks_said)
 
     async def patch(self, request: web.Request, t: Target) -> web.Response:
         ptype = content.media_type(request)
@@ -251,9 +260,13 @@ class ResourceHandlers:
         if opts.force and ptype != APPLY_PATCH:
             raise errors.BadRequest("force is only valid for apply patches")
         assert t.name is not None
-        result = self.service.patch(t.rt, _ns(t), t.name, ptype, body.value, opts, t.subresource)
+        name = t.name
+        result, hooks_said = await admitted(
+            lambda: self.service.patch(t.rt, _ns(t), name, ptype, body.value, opts,
+                                       t.subresource),
+            self.webhooks, RequestOptions(patch=True, field_manager=opts.field_manager))
         status = 201 if result.created else 200
-        return self.respond_object(request, result.obj, status, result.warnings)
+        return self.respond_object(request, result.obj, status, result.warnings + hooks_said)
 
     async def delete(self, request: web.Request, t: Target) -> web.Response:
         """kube-apiserver's DeleteResource: the object while it is still being deleted
@@ -261,26 +274,31 @@ class ResourceHandlers:
         for registries that return it, else a Status Success naming it."""
         opts = await _delete_options(request)
         assert t.name is not None
-        obj, gone = self.service.delete(t.rt, _ns(t), t.name, opts)
+        name = t.name
+        (obj, gone), hooks_said = await admitted(
+            lambda: self.service.delete(t.rt, _ns(t), name, opts), self.webhooks,
+            RequestOptions(delete=_delete_options_sent(opts)))
         if not gone:
             code = 202 if opts.orphan_dependents is False else 200
-            return self.respond_object(request, obj, code)
+            return self.respond_object(request, obj, code, hooks_said)
         if t.rt.returns_deleted_object:
-            return self.respond_object(request, obj, 200)
-        return content.respond(deleted_status(t.rt, obj))
+            return self.respond_object(request, obj, 200, hooks_said)
+        return content.respond(deleted_status(t.rt, obj), 200, hooks_said)
 
     async def delete_collection(self, request: web.Request, t: Target) -> web.Response:
         if "deletecollection" not in t.rt.verbs:
             raise _not_allowed("DELETE")
         opts = await _delete_options(request)
         q = request.query
-        deleted = self.service.delete_collection(
-            t.rt, t.namespace, q.get("labelSelector", ""), q.get("fieldSelector", ""), opts
-        )
+        deleted, hooks_said = await admitted(
+            lambda: self.service.delete_collection(
+                t.rt, t.namespace, q.get("labelSelector", ""), q.get("fieldSelector", ""),
+                opts),
+            self.webhooks, RequestOptions(delete=_delete_options_sent(opts)))
         return content.respond({
             "kind": t.rt.list_kind, "apiVersion": t.rt.api_version,
             "metadata": {"resourceVersion": str(self.service.store.revision)}, "items": deleted,
-        })
+        }, 200, hooks_said)
 
     async def _body(self, request: web.Request) -> content.DecodedBody:
         body = await content.read_body(request)
@@ -291,6 +309,22 @@ class ResourceHandlers:
 
 def _ns(t: Target) -> str:
     return t.namespace or ""
+
+
+def _delete_options_sent(opts: DeleteOptions) -> dict[str, Any]:
+    """The DeleteOptions fields a webhook is shown (`request.options`)."""
+    out: dict[str, Any] = {}
+    if opts.grace_period is not None:
+        out["gracePeriodSeconds"] = opts.grace_period
+    if opts.precondition_uid or opts.precondition_rv:
+        out["preconditions"] = {k: v for k, v in (("uid", opts.precondition_uid),
+                                                  ("resourceVersion", opts.precondition_rv))
+                                if v}
+    if opts.orphan_dependents is not None:
+        out["orphanDependents"] = opts.orphan_dependents
+    if opts.propagation:
+        out["propagationPolicy"] = opts.propagation
+    return out
 
 
 def deleted_status(rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from typing import Callable, Sequence
 from orchestrator.api import errors
 from orchestrator.server.admission import podsecurity, priority, rbac_escalation
 from orchestrator.server.admission import default_toleration_seconds
+from orchestrator.server.admission import certificates, webhooks
 from orchestrator.server.admission.interfaces import (
     Attributes,
     MutationInterface,
@@ -35,6 +36,9 @@ AuditSink = Callable[[Attributes, "errors.APIError | None"], None]
 #   Priority
 #   DefaultTolerationSeconds
 #   DefaultStorageClass, ...
+#   CertificateApproval, CertificateSigning, CertificateSubjectRestriction
+#   MutatingAdmissionWebhook     the last mutating plugin
+#   ValidatingAdmissionWebhook   the last validating plugin but ResourceQuota
 #   ResourceQuota        -> last, after every other validating plugin
 # and after admission, where kube's RBAC registry storage refuses escalation:
 #   RBACEscalation
@@ -42,6 +46,11 @@ ORDERED_PLUGINS: list[tuple[str, PluginFactory]] = [
     (podsecurity.NAME, podsecurity.PodSecurity),
     (priority.NAME, priority.Priority),
     (default_toleration_seconds.NAME, default_toleration_seconds.DefaultTolerationSeconds),
+    (certificates.APPROVAL_NAME, certificates.CertificateApproval),
+    (certificates.SIGNING_NAME, certificates.CertificateSigning),
+    (certificates.SUBJECT_RESTRICTION_NAME, certificates.CertificateSubjectRestriction),
+    (webhooks.MUTATING_NAME, webhooks.MutatingAdmissionWebhook),
+    (webhooks.VALIDATING_NAME, webhooks.ValidatingAdmissionWebhook),
     (rbac_escalation.NAME, rbac_escalation.RBACEscalation),
 ]
 
