@@ -7,8 +7,9 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from daskhub_lite.clusters.cluster import DaskCluster
+    from daskhub_lite.clusters.kube import WorkersRefused
 
-__all__ = ["DaskCluster"]
+__all__ = ["DaskCluster", "WorkersRefused"]
 
 
 def __getattr__(name: str) -> Any:
@@ -17,4 +18,8 @@ def __getattr__(name: str) -> Any:
         from daskhub_lite.clusters.cluster import DaskCluster
 
         return DaskCluster
+    if name == "WorkersRefused":
+        from daskhub_lite.clusters.kube import WorkersRefused
+
+        return WorkersRefused
     raise AttributeError(name)

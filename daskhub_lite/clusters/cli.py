@@ -172,19 +172,28 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_scale(args: argparse.Namespace) -> int:
+    import warnings
+
     from daskhub_lite.clusters.cluster import DaskCluster
+    from daskhub_lite.clusters.kube import WorkersRefused
 
     if args.workers < 0:
         raise ValueError(f"cannot scale to {args.workers} workers: must be >= 0")
     target = _target(args)
     cluster = DaskCluster.from_name(args.name, namespace=target.namespace,
                                     kubeconfig=target.kubeconfig, quiet=True)
-    try:
-        cluster.scale(args.workers, worker_group=args.worker_group)
-    finally:
-        cluster.close()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", WorkersRefused)
+        try:
+            cluster.scale(args.workers, worker_group=args.worker_group)
+        finally:
+            cluster.close()
     print(f"daskcluster.kubernetes.dask.org/{args.name} scaled "
           f"({args.worker_group}={args.workers})")
+    for warning in caught:
+        if isinstance(warning.message, WorkersRefused):
+            # As kubectl prints the API's warnings: the scale stands, the workers wait.
+            print(f"Warning: workers refused: {warning.message}", file=sys.stderr)
     return 0
 
 

@@ -18,6 +18,7 @@ import logging
 import math
 import time
 import uuid
+import warnings
 from typing import Any, Callable
 
 from distributed.core import Status, rpc
@@ -31,6 +32,8 @@ from daskhub_lite.clusters.target import (Target, ensure_operator, ingress_class
 
 log = logging.getLogger(__name__)
 DEFAULT_GROUP = "default"
+# How long scale() and add_worker_group() wait to see new workers' pods made or refused.
+SETTLE_SECONDS = 15.0
 
 
 class DaskCluster(Cluster):
@@ -124,6 +127,8 @@ class DaskCluster(Cluster):
         await self._wait_scheduler_answers()
         await self._refresh()
         await self._find_ingress_url(wait=5.0)
+        if self._create and self.n_workers:
+            self._warn_refused(await self._worker_refusals(DEFAULT_GROUP, self.n_workers))
         self._tasks.append(asyncio.ensure_future(self._refresh_loop()))
         if self.idle_timeout:
             self._tasks.append(asyncio.ensure_future(self._heartbeat_loop()))
@@ -204,7 +209,14 @@ class DaskCluster(Cluster):
     async def _check_gpus(self, gpus: int) -> None:
         if gpus <= 0:
             return
-        best = await asyncio.to_thread(max_gpus_per_node, self.target.api())  # type: ignore
+        try:
+            best = await asyncio.to_thread(max_gpus_per_node, self.target.api())  # type: ignore
+        except Exception as exc:
+            if not kube.forbidden(exc):
+                raise
+            # A hub user may not list nodes: the scheduler says so if none has the GPUs.
+            log.debug("DaskCluster %s: cannot check node GPUs (%s)", self.name, exc)
+            return
         if gpus > best:
             raise ValueError(f"{gpus} GPU(s) per worker requested but the most any node has "
                              f"is {best}")
@@ -291,6 +303,35 @@ class DaskCluster(Cluster):
         """Worker name -> address, for workers the scheduler knows."""
         return {w.get("name"): addr for addr, w in self.scheduler_info["workers"].items()}
 
+    def refusals(self) -> list[str]:
+        """Why worker pods could not be created, in the API's words (`pods "..." is
+        forbidden: exceeded quota: ...`); empty while every worker asked for could be."""
+        return self.sync(self._worker_refusals)  # type: ignore[no-any-return]
+
+    async def _worker_refusals(self, group: str | None = None, want: int | None = None,
+                               wait: float = SETTLE_SECONDS) -> list[str]:
+        """The refusals for `group`'s (or every group's) worker pods. With `want`, first
+        wait (up to `wait` seconds) until that many pods exist or one is refused."""
+        assert self.namespace is not None
+        labels = {"dask.org/cluster-name": self.name, "dask.org/component": "worker"}
+        if group is not None:
+            labels["dask.org/workergroup-name"] = spec.worker_group_name(self.name, group)
+        deadline = time.monotonic() + (wait if want else 0.0)
+        while True:
+            refused = await kube.refusals(self._api, self.namespace, labels)
+            if refused or want is None or time.monotonic() >= deadline:
+                return refused
+            pods = await kube.list_raw(self._api, "pods", self.namespace, labels)
+            if sum(1 for p in pods if not p["metadata"].get("deletionTimestamp")) >= want:
+                return []
+            await asyncio.sleep(0.25)
+
+    def _warn_refused(self, refused: list[str]) -> None:
+        if refused:
+            log.warning("DaskCluster %s/%s: workers refused: %s", self.namespace, self.name,
+                        "; ".join(refused))
+            warnings.warn(kube.WorkersRefused(refused), stacklevel=3)
+
     @property
     def worker_groups(self) -> dict[str, int]:
         """Requested workers per group."""
@@ -344,12 +385,22 @@ class DaskCluster(Cluster):
                                       env={**self.env, **(env or {})})
         await kube.create(self._api, body)
         self._groups[name] = n_workers
+        if n_workers:
+            self._warn_refused(await self._worker_refusals(name, n_workers))
 
     def scale(self, n: int, worker_group: str = DEFAULT_GROUP) -> Any:  # type: ignore[override]
-        """Scale one worker group (default: `default`) to `n` workers."""
+        """Scale one worker group (default: `default`) to `n` workers. Workers the API
+        refuses (the namespace's ResourceQuota is used up, say) are reported with a
+        `WorkersRefused` warning naming the quota; they come once there is room."""
         if n < 0:
             raise ValueError(f"cannot scale to {n} workers: must be >= 0")
-        return self.sync(self._scale, n, worker_group)
+        return self.sync(self._scale_and_report, n, worker_group)
+
+    async def _scale_and_report(self, n: int, worker_group: str) -> None:
+        before = self._groups.get(worker_group, 0)
+        await self._scale(n, worker_group)
+        if n > before:
+            self._warn_refused(await self._worker_refusals(worker_group, n))
 
     async def _scale(self, n: int, worker_group: str = DEFAULT_GROUP) -> None:
         if worker_group not in self._groups:

@@ -26,6 +26,41 @@ class ClusterStartError(RuntimeError):
     """The cluster cannot come up; the message says why (unschedulable, crashing...)."""
 
 
+class WorkersRefused(UserWarning):
+    """Worker pods the API refused to create (a ResourceQuota, a LimitRange, Pod Security):
+    the request stands, and the workers come when the namespace can take them. `messages`
+    are the API's own (`pods "..." is forbidden: exceeded quota: ...`)."""
+
+    def __init__(self, messages: list[str]) -> None:
+        self.messages = messages
+        super().__init__("; ".join(messages))
+
+
+def forbidden(exc: BaseException) -> bool:
+    """A 403 from the API (what a hub user's namespace-bound account gets for nodes)."""
+    response = getattr(exc, "response", None)
+    return isinstance(exc, kr8s.ServerError) and \
+        getattr(response, "status_code", None) == 403
+
+
+def creation_refusals(replica_sets: list[dict[str, Any]]) -> list[str]:
+    """Why pods of these ReplicaSets could not be created (their ReplicaFailure condition:
+    the API's refusal, as the replicaset controller got it), without repeats."""
+    out: list[str] = []
+    for rs in replica_sets:
+        for cond in (rs.get("status") or {}).get("conditions") or []:
+            if cond.get("type") == "ReplicaFailure" and cond.get("status") == "True":
+                message = str(cond.get("message") or cond.get("reason") or "FailedCreate")
+                if message not in out:
+                    out.append(message)
+    return out
+
+
+async def refusals(api: Any, namespace: str, labels: dict[str, str]) -> list[str]:
+    """`creation_refusals` of the ReplicaSets carrying `labels`."""
+    return creation_refusals(await list_raw(api, "replicasets", namespace, labels))
+
+
 async def create(api: Any, body: dict[str, Any]) -> Any:
     obj = await object_from_spec(body, api=api, allow_unknown_type=True)
     await obj.create()
@@ -103,6 +138,11 @@ async def wait_for_scheduler(api: Any, cluster: str, namespace: str, timeout: fl
             problem = pod_problem(pod)
             if problem:
                 raise ClusterStartError(problem)
+        if not pods:
+            refused = await refusals(api, namespace, labels)
+            if refused:
+                raise ClusterStartError(f"DaskCluster {namespace}/{cluster}: the scheduler "
+                                        f"pod cannot be created: {'; '.join(refused)}")
         if pods:
             last = "waiting for the scheduler pod to be ready"
         if any(pod_ready(p) for p in pods):

@@ -21,6 +21,7 @@ import ipywidgets as w
 from daskhub_lite.clusters import launcher_form, profiles
 
 log = logging.getLogger(__name__)
+REFUSED_PREFIX = "Workers refused: "
 
 
 class Launcher:
@@ -35,6 +36,7 @@ class Launcher:
         self._target: Any = None
         self._max_gpus: int | None = None
         self._watch_stop = threading.Event()
+        self._refusal_shown = False
 
         names = sorted(profiles.available())
         first = launcher_form.defaults_for(profiles.DEFAULT_PROFILE)
@@ -101,9 +103,15 @@ class Launcher:
         if req.gpus <= 0:
             return None
         if self._max_gpus is None:
+            from daskhub_lite.clusters import kube
             from daskhub_lite.clusters.target import max_gpus_per_node
 
-            self._max_gpus = max_gpus_per_node(self._target_api().api())
+            try:
+                self._max_gpus = max_gpus_per_node(self._target_api().api())
+            except Exception as exc:
+                if not kube.forbidden(exc):
+                    raise
+                return None  # a hub user may not list nodes: the cluster itself will say
         return self._max_gpus
 
     def launch(self) -> bool:
@@ -158,14 +166,27 @@ class Launcher:
         self._safe_refresh()
 
     def _watch(self, cluster: Any) -> None:
-        """Keep the status line current: 'Cluster NAME: Workers: N'."""
+        """Keep the status line current: 'Cluster NAME: Workers: N', and say why workers
+        asked for cannot be made (the namespace's quota is used up, say) for as long as
+        that lasts."""
+        ticks = 0
         while not self._watch_stop.is_set() and cluster is self.cluster:
             try:
                 n = len(cluster.scheduler_info["workers"])
                 self.status.value = f"Cluster {cluster.name}: Workers: {n}"
+                if ticks % 4 == 0:
+                    self._show_refusals(cluster.refusals())
             except Exception as exc:  # closing
                 log.debug("launcher status: %s", exc)
+            ticks += 1
             self._watch_stop.wait(0.5)
+
+    def _show_refusals(self, refused: list[str]) -> None:
+        if refused:
+            self.message.value = _error(REFUSED_PREFIX + "; ".join(refused))
+        elif self._refusal_shown:
+            self.message.value = ""  # there is room now: the workers came
+        self._refusal_shown = bool(refused)
 
     def wait(self, timeout: float | None = None) -> None:
         if self._thread is not None:

@@ -32,7 +32,7 @@ from daskhub_lite.jobs.state import (JobState, exit_summary, failed_pods, newest
 from daskhub_lite.jobs.code import CodeError
 from daskhub_lite.kubehttp import APIStatusError, resource_path
 
-__all__ = ["CodeError", "JobError", "JobFailed", "JobNotFound", "JobSpecError",
+__all__ = ["CodeError", "JobError", "JobFailed", "JobNotFound", "JobRefused", "JobSpecError",
            "JobUnschedulable", "TrainingJob", "dask_jobs_available", "get", "list", "submit"]
 
 _list = list
@@ -64,6 +64,18 @@ class JobUnschedulable(JobError):
         super().__init__(
             f"job {name} cannot be scheduled: {message}. It stays Pending: change the request "
             f"(e.g. gpu_model / gpus) and resubmit, or delete it with "
+            f"`daskhub-lite job delete {name}`")
+
+
+class JobRefused(JobError):
+    """The API refuses to create the job's pods (the namespace's ResourceQuota is used up,
+    a LimitRange or Pod Security forbids them); `detail` is the API's own message."""
+
+    def __init__(self, name: str, message: str) -> None:
+        self.name, self.detail = name, message
+        super().__init__(
+            f"job {name} cannot start: {message}. It stays Pending and starts once the "
+            f"namespace has room (for a quota: when other pods finish), or delete it with "
             f"`daskhub-lite job delete {name}`")
 
 
@@ -113,8 +125,20 @@ class TrainingJob:
                                       labelSelector=selector)["items"]
         return _list(items)
 
+    def events(self) -> list[dict[str, Any]]:
+        """The Job's own Events (the job controller's SuccessfulCreate / FailedCreate)."""
+        if self.kind == "DaskJob":
+            return []  # its pods are the operator's to make, and to report on
+        selector = f"involvedObject.kind=Job,involvedObject.name={self.name}"
+        try:
+            items = _raw(self.cluster.core.list_namespaced_event, self.namespace,
+                         field_selector=selector)["items"]
+        except ApiException:
+            return []  # events are best effort: no right to read them is no refusal
+        return _list(items)
+
     def status(self) -> JobState:
-        return summarize(self._job(), self.pods())
+        return summarize(self._job(), self.pods(), self.events())
 
     def _pod_log(self, pod: str, tail: int | None = None) -> str:
         try:
@@ -187,7 +211,8 @@ class TrainingJob:
              pending_timeout: float | None = 10.0) -> JobState:
         """Block until the job ends. Returns its state on success; raises `JobFailed` (reason
         and the failing pod's log tail), `JobUnschedulable` (a pod the scheduler cannot place
-        for `pending_timeout` seconds) or `TimeoutError`. Ctrl-C leaves the job running."""
+        for `pending_timeout` seconds), `JobRefused` (the API refuses its pods that long: a
+        ResourceQuota used up, say) or `TimeoutError`. Ctrl-C leaves the job running."""
         out = sys.stderr if progress is True else (progress or None)
         start = time.monotonic()
         unschedulable_since: float | None = None
@@ -205,12 +230,15 @@ class TrainingJob:
                     return state
                 if state.phase == "Failed":
                     raise self._failure(state)
-                if state.unschedulable or (state.reason and state.phase == "Pending"):
+                if state.unschedulable or state.refused or (
+                        state.reason and state.phase == "Pending"):
                     unschedulable_since = unschedulable_since or time.monotonic()
                     if pending_timeout is not None and \
                             time.monotonic() - unschedulable_since >= pending_timeout:
                         if state.unschedulable:
                             raise JobUnschedulable(self.name, state.unschedulable)
+                        if state.refused:
+                            raise JobRefused(self.name, state.refused)
                         raise JobFailed(self.name, state.reason, state.message, "")
                 else:
                     unschedulable_since = None

@@ -20,6 +20,9 @@ class JobState:
     reason: str = ""
     message: str = ""
     unschedulable: str = ""  # the scheduler's message for a pod it cannot place
+    # The API's refusal of the job's pod (the Job's FailedCreate Event: a ResourceQuota
+    # used up, a LimitRange, Pod Security), while no pod of the job is alive.
+    refused: str = ""
     pods: dict[str, str] = field(default_factory=dict)  # pod name → its phase
     started: str = ""
     finished: str = ""
@@ -36,6 +39,8 @@ class JobState:
             text += f" ({self.reason})"
         if self.unschedulable and self.phase == "Pending":
             text += f"; unschedulable: {self.unschedulable}"
+        if self.refused and self.phase == "Pending":
+            text += f"; refused: {self.refused}"
         return text
 
 
@@ -68,7 +73,27 @@ def waiting_problem(pod: Mapping[str, Any]) -> str:
     return ""
 
 
-def summarize(job: Mapping[str, Any], pods: Sequence[Mapping[str, Any]]) -> JobState:
+def _when(event: Mapping[str, Any]) -> str:
+    return str(event.get("lastTimestamp") or event.get("eventTime") or "")
+
+
+def refusal(events: Sequence[Mapping[str, Any]], newest_pod: str = "") -> str:
+    """The newest FailedCreate Event's reason for refusing the job's pod, without the job
+    controller's `Error creating: ` (so it reads `pods "x" is forbidden: exceeded quota:
+    ...`); '' when there is none, or a pod was made since (`newest_pod`: its
+    creationTimestamp)."""
+    failed = [e for e in events if e.get("reason") == "FailedCreate"]
+    if not failed:
+        return ""
+    last = max(failed, key=_when)
+    if newest_pod and newest_pod >= _when(last):
+        return ""
+    return str(last.get("message") or "").removeprefix("Error creating: ")
+
+
+def summarize(job: Mapping[str, Any], pods: Sequence[Mapping[str, Any]],
+              events: Sequence[Mapping[str, Any]] = ()) -> JobState:
+    """`events`: the Job's own Events (for the API's refusals of its pods)."""
     meta = job.get("metadata") or {}
     spec = job.get("spec") or {}
     status = job.get("status") or {}
@@ -102,6 +127,10 @@ def summarize(job: Mapping[str, Any], pods: Sequence[Mapping[str, Any]]) -> JobS
         if problem and not state.unschedulable:
             state.reason = problem.split(":", 1)[0]
             state.message = problem
+        if not any(pod_phase(p) in ("Pending", "Running") for p in pods):
+            state.refused = refusal(events, newest_pod=max(
+                (str((p.get("metadata") or {}).get("creationTimestamp") or "") for p in pods),
+                default=""))
     return state
 
 

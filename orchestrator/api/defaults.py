@@ -137,6 +137,47 @@ def _pod(obj: Obj) -> None:
     _set(spec, "serviceAccountName", account)
     _set(spec, "serviceAccount", account)
     _set(spec, "priority", 0)
+    for key in ("containers", "initContainers"):
+        for container in _dicts(spec.get(key)):
+            _requests_from_limits(container)
+
+
+def _requests_from_limits(container: Obj) -> None:
+    """A limit without a request requests the limit (Pods only, not templates, as kube's
+    SetDefaults_Pod): a pod asking `limits: {nvidia.com/gpu: 1}` requests one GPU too."""
+    resources = container.get("resources")
+    if not isinstance(resources, dict):
+        return
+    limits = resources.get("limits")
+    if not isinstance(limits, dict) or not limits:
+        return
+    requests = resources.get("requests")
+    if not isinstance(requests, dict):
+        requests = resources["requests"] = {}
+    for name, value in limits.items():
+        requests.setdefault(name, value)
+
+
+def _resource_map(item: Obj, key: str) -> Obj:
+    value = item.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def _limit_range(obj: Obj) -> None:
+    """SetDefaults_LimitRangeItem: a Container item's `default` falls back to its `max`, and
+    its `defaultRequest` to its `default`, then to its `min`."""
+    for item in _dicts(_dig_list(obj, "spec", "limits")):
+        if item.get("type") != "Container":
+            continue
+        default, request = _resource_map(item, "default"), _resource_map(item, "defaultRequest")
+        for source, target in ((_resource_map(item, "max"), default), (default, request),
+                               (_resource_map(item, "min"), request)):
+            for name, value in source.items():
+                target.setdefault(name, value)
+        if default:
+            item["default"] = default
+        if request:
+            item["defaultRequest"] = request
 
 
 # --- workloads --------------------------------------------------------------------------
@@ -321,6 +362,7 @@ _DEFAULTERS: Mapping[tuple[str, str], Callable[[Obj], None]] = {
     ("", "Namespace"): _namespace,
     ("", "Secret"): _secret,
     ("", "PersistentVolumeClaim"): _pvc_defaults,
+    ("", "LimitRange"): _limit_range,
     ("", "PersistentVolume"): _persistent_volume,
     ("", "ReplicationController"): _replication_controller,
     ("", "Endpoints"): _endpoints,

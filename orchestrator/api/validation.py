@@ -17,7 +17,13 @@ from typing import Any
 
 import orjson
 
-from orchestrator.api import admissionregistration, apiservices, certificates, csi
+from orchestrator.api import (
+    admissionregistration,
+    apiservices,
+    certificates,
+    csi,
+    validation_quota,
+)
 from orchestrator.api.errors import (
     BadRequest,
     Cause,
@@ -641,7 +647,7 @@ def semantic_causes(obj: Mapping[str, Any], rt: ResourceType) -> list[Cause]:
 
 # The kinds whose rules live in a module of their own.
 _KIND_RULES = {**admissionregistration.CAUSES, **apiservices.CAUSES, **certificates.CAUSES,
-               **csi.CAUSES}
+               **csi.CAUSES, **validation_quota.CAUSES}
 
 
 # --- entry points -----------------------------------------------------------------------

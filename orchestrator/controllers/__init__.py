@@ -21,6 +21,7 @@ def build(client: Client, signing_ca: Authority | None = None) -> list[Any]:
     from orchestrator.controllers.garbagecollector import GarbageCollector
     from orchestrator.controllers.job import JobController
     from orchestrator.controllers.replicaset import ReplicaSetController
+    from orchestrator.controllers.resourcequota import ResourceQuotaController
     from orchestrator.controllers.serviceaccounts import ServiceAccountsController
     from orchestrator.controllers.statefulset import StatefulSetController
     from orchestrator.controllers.volumes import VolumeProvisioner
@@ -34,5 +35,6 @@ def build(client: Client, signing_ca: Authority | None = None) -> list[Any]:
         JobController(client), CronJobController(client),
         GarbageCollector(client), ServiceAccountsController(client),
         DisruptionController(client), VolumeProvisioner(client),
+        ResourceQuotaController(client),
         ClusterRoleAggregationController(client),
     ]

@@ -6,6 +6,8 @@ import ipaddress
 import secrets
 from typing import Any
 
+from orchestrator.api.quota import pods
+
 # A loopback service range (kubeadm's 10.96.0.0/12, moved into 127/8): Linux routes all of
 # 127.0.0.0/8 to lo, so the service proxy can listen on each cluster IP itself and any
 # process, Python or not, reaches it. 127.96.0.1 is the `kubernetes` Service. Kept equal to
@@ -73,21 +75,6 @@ def keep_cluster_ip(new: dict[str, Any], old: dict[str, Any]) -> None:
 
 
 def qos_class(pod: dict[str, Any]) -> str:
-    """Guaranteed, Burstable or BestEffort, by the rules of the kubelet's QoS classes."""
-    containers = list((pod.get("spec") or {}).get("containers") or [])
-    containers += list((pod.get("spec") or {}).get("initContainers") or [])
-    any_set = False
-    guaranteed = True
-    for c in containers:
-        res = c.get("resources") or {}
-        requests, limits = res.get("requests") or {}, res.get("limits") or {}
-        if requests or limits:
-            any_set = True
-        for name in ("cpu", "memory"):
-            limit = limits.get(name)
-            request = requests.get(name, limit)
-            if limit is None or str(request) != str(limit):
-                guaranteed = False
-    if not any_set:
-        return "BestEffort"
-    return "Guaranteed" if guaranteed else "Burstable"
+    """Guaranteed, Burstable or BestEffort, as kube computes it (cpu and memory only: a
+    pod asking for a GPU and nothing else is BestEffort)."""
+    return pods.qos_class(pod)

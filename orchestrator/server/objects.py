@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from orchestrator.api.jsoncopy import json_copy
 from orchestrator.api import apply as ssa
@@ -113,6 +113,8 @@ class Result:
     obj: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
     created: bool = False
+    # Admission's changes to commit with the object (`create(commit=False)` hands them on).
+    commit_with: list[Change] = field(default_factory=list)
 
 
 class ObjectService:
@@ -271,9 +273,10 @@ class ObjectService:
             None, obj, manager=opts.manager, api_version=rt.api_version, now=self._now(),
             schema=self.schema(rt),
         )
+        also = attrs.commit_with if attrs is not None else []
         if opts.dry_run or not commit:
-            return Result(self.served(rt, obj), warnings, created=True)
-        stored = self._write(rt, obj)
+            return Result(self.served(rt, obj), warnings, created=True, commit_with=also)
+        stored = self._write(rt, obj, also)
         return Result(self.served(rt, stored), warnings, created=True)
 
     def _typed_body(self, rt: ResourceType, body: Any) -> dict[str, Any]:
@@ -474,7 +477,8 @@ class ObjectService:
             # posts status, and removes it with a delete of grace 0.
             self._remove(rt, merged)
             return Result(self.served(rt, merged), warnings)
-        return Result(self.served(rt, self._write(rt, merged)), warnings)
+        also = attrs.commit_with if attrs is not None else []
+        return Result(self.served(rt, self._write(rt, merged, also)), warnings)
 
     # -- patch ---------------------------------------------------------------------------
 
@@ -551,7 +555,7 @@ class ObjectService:
             if managed is not None:
                 obj["metadata"]["managedFields"] = managed
             if not opts.dry_run:
-                obj = self.served(rt, self._write(rt, obj))
+                obj = self.served(rt, self._write(rt, obj, result.commit_with))
             return Result(obj, result.warnings, created=True)
         current = self.served(rt, live)
         merged = ssa.server_side_apply(
@@ -659,13 +663,16 @@ class ObjectService:
         elif rt.namespaced:
             namespaces.maybe_finish(self, ns)
 
-    def _write(self, rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
+    def _write(self, rt: ResourceType, obj: dict[str, Any],
+               also: Sequence[Change] = ()) -> dict[str, Any]:
+        """Store `obj`, and in the same transaction what admission must record with it
+        (`also`: a quota's charge), so that both are written or neither."""
         md = obj["metadata"]
         ns = md.get("namespace", "") if rt.namespaced else ""
         storage_rt = self.registry.storage_type(rt)
         if obj.get("apiVersion") != storage_rt.api_version:
             obj = dict(obj, apiVersion=storage_rt.api_version)
-        (event,) = self.store.commit([Change(rt.key, ns, md["name"], obj)])
+        event = self.store.commit([Change(rt.key, ns, md["name"], obj), *also])[0]
         if rt.key == CRD_KEY:
             self._serve_crd(event.obj)
         return event.obj

@@ -97,3 +97,12 @@ def test_a_mutation_changes_the_object_and_an_error_rejects() -> None:
 
 def test_priority_is_registered() -> None:
     assert PRIORITY in [name for name, _ in ORDERED_PLUGINS]
+
+
+def test_limit_ranger_first_and_resource_quota_after_the_other_admission_plugins() -> None:
+    """kube-apiserver's order: LimitRanger's defaults are in place before anything checks
+    the pod, and ResourceQuota charges only what every other plugin let through."""
+    names = [name for name, _ in ORDERED_PLUGINS]
+    assert names[0] == "LimitRanger"
+    assert names.index("ResourceQuota") > names.index(PRIORITY)
+    assert names[names.index("ResourceQuota") + 1:] == ["RBACEscalation"]

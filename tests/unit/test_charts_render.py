@@ -117,3 +117,34 @@ def test_gpu_scheduler_kubeconfig_uses_service_account(tmp_path: Path) -> None:
     container = _containers(docs)["r1-gpu-scheduler"]
     assert container["command"] == ["daskhub-lite", "scheduler"]
     assert container["args"][:2] == ["--kubeconfig", "/etc/gpu-scheduler/kubeconfig"]
+
+
+def test_daskhub_hub_may_make_user_quotas_only_when_asked(tmp_path: Path) -> None:
+    chart = _load("daskhub", tmp_path)
+
+    def hub_rules(values: dict | None) -> list[dict]:
+        role = next(d for d in _render(chart, values) if d["kind"] == "ClusterRole"
+                    and d["metadata"]["name"] == "ns1-r1-daskhub-hub")
+        return list(role["rules"])
+
+    def resources(rules: list[dict]) -> set[str]:
+        return {r for rule in rules for r in rule["resources"]}
+
+    assert not {"resourcequotas", "limitranges"} & resources(hub_rules(None))
+    gpu = yaml.safe_load((chart / "ci" / "gpu-values.yaml").read_text())
+    rules = hub_rules(gpu)
+    assert {"resourcequotas", "limitranges"} <= resources(rules)
+    quota_rule = next(r for r in rules if r["resources"] == ["resourcequotas"])
+    assert quota_rule["verbs"] == ["get", "create", "update"]  # never delete, never status
+
+
+@pytest.mark.parametrize(("values", "problem"), [
+    ({"quota": "1 gpu"}, "at '/singleuser/userNamespaces/quota': got string, want object"),
+    ({"limitRange": [{"default": {"cpu": "1"}}]},
+     "at '/singleuser/userNamespaces/limitRange/0': missing property 'type'"),
+])
+def test_daskhub_bad_user_quota_values_are_refused(values: dict, problem: str,
+                                                   tmp_path: Path) -> None:
+    with pytest.raises(Exception, match="values don't meet the specifications") as refused:
+        _render(_load("daskhub", tmp_path), {"singleuser": {"userNamespaces": values}})
+    assert problem in str(refused.value)

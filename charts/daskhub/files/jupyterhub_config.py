@@ -115,8 +115,50 @@ if user_namespaces["enabled"]:
             except ApiException as exc:
                 if exc.status != 409:  # already there from an earlier spawn
                     raise
+        await _user_limits(core, ns, labels)
         spawner.environment = {**spawner.environment, "DASKHUB_LITE_NAMESPACE": ns,
                                "DASK_KUBERNETES__NAMESPACE": ns}
+
+    async def _user_limits(core, ns, labels):
+        """The user's LimitRange and ResourceQuota, as the values say now (an admin's change
+        reaches each user at their next spawn). The server pod comes next and counts in the
+        quota, so wait until the quota controller has taken the quota up: until then
+        Kubernetes enforces nothing."""
+        import asyncio
+        import time
+
+        from kubernetes_asyncio.client.rest import ApiException
+
+        wanted = [("user-limits", "limitRange", core.read_namespaced_limit_range,
+                   core.create_namespaced_limit_range, core.replace_namespaced_limit_range,
+                   "LimitRange", lambda v: {"limits": v}),
+                  ("user-quota", "quota", core.read_namespaced_resource_quota,
+                   core.create_namespaced_resource_quota, core.replace_namespaced_resource_quota,
+                   "ResourceQuota", lambda v: {"hard": v})]
+        for name, key, read, create, replace, kind, spec_of in wanted:
+            value = user_namespaces.get(key)
+            if not value:
+                continue
+            body = {"apiVersion": "v1", "kind": kind, "spec": spec_of(value),
+                    "metadata": {"name": name, "labels": labels}}
+            try:
+                await create(ns, body)
+            except ApiException as exc:
+                if exc.status != 409:
+                    raise
+                current = await read(name, ns)
+                body["metadata"]["resourceVersion"] = current.metadata.resource_version
+                await replace(name, ns, body)
+        if not user_namespaces.get("quota"):
+            return
+        hard = {str(k) for k in user_namespaces["quota"]}
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            status = (await core.read_namespaced_resource_quota("user-quota", ns)).status
+            if status is not None and set((status.hard or {})) == hard and \
+                    set((status.used or {})) >= hard:
+                return
+            await asyncio.sleep(0.2)
 
     c.KubeSpawner.pre_spawn_hook = _prepare_user_namespace
 else:

@@ -24,7 +24,11 @@ Writing a plugin:
 - one line in `chain.ORDERED_PLUGINS`, where Kubernetes orders it.
 
 Plugins read cluster state from the store but never write it: a rejected request must
-leave nothing behind. They run on the event loop, so they must not block.
+leave nothing behind. What a validating plugin must record with an accepted write (the
+ResourceQuota plugin's charge to a quota's `status.used`) goes into `attrs.commit_with`,
+which the object service commits in the same store transaction as the object. Plugins run
+on the event loop, so they must not block; nothing awaits between admission and the commit,
+which makes check-then-charge atomic.
 """
 
 from orchestrator.server.admission.chain import ORDERED_PLUGINS, Chain, PluginFactory

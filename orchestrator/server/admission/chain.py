@@ -12,7 +12,13 @@ from __future__ import annotations
 from typing import Callable, Sequence
 
 from orchestrator.api import errors
-from orchestrator.server.admission import podsecurity, priority, rbac_escalation
+from orchestrator.server.admission import (
+    limitranger,
+    podsecurity,
+    priority,
+    rbac_escalation,
+    resourcequota,
+)
 from orchestrator.server.admission import default_toleration_seconds
 from orchestrator.server.admission import certificates, webhooks
 from orchestrator.server.admission.interfaces import (
@@ -30,7 +36,7 @@ AuditSink = Callable[[Attributes, "errors.APIError | None"], None]
 
 # Kubernetes' order, of the plugins we have (with where the missing ones would go):
 #   NamespaceLifecycle   (ObjectService._check_namespace does its job today)
-#   LimitRanger          -> here
+#   LimitRanger
 #   ServiceAccount
 #   PodSecurity
 #   Priority
@@ -39,10 +45,11 @@ AuditSink = Callable[[Attributes, "errors.APIError | None"], None]
 #   CertificateApproval, CertificateSigning, CertificateSubjectRestriction
 #   MutatingAdmissionWebhook     the last mutating plugin
 #   ValidatingAdmissionWebhook   the last validating plugin but ResourceQuota
-#   ResourceQuota        -> last, after every other validating plugin
+#   ResourceQuota        last, after every other validating plugin: it charges quotas
 # and after admission, where kube's RBAC registry storage refuses escalation:
 #   RBACEscalation
 ORDERED_PLUGINS: list[tuple[str, PluginFactory]] = [
+    (limitranger.NAME, limitranger.LimitRanger),
     (podsecurity.NAME, podsecurity.PodSecurity),
     (priority.NAME, priority.Priority),
     (default_toleration_seconds.NAME, default_toleration_seconds.DefaultTolerationSeconds),
@@ -51,6 +58,7 @@ ORDERED_PLUGINS: list[tuple[str, PluginFactory]] = [
     (certificates.SUBJECT_RESTRICTION_NAME, certificates.CertificateSubjectRestriction),
     (webhooks.MUTATING_NAME, webhooks.MutatingAdmissionWebhook),
     (webhooks.VALIDATING_NAME, webhooks.ValidatingAdmissionWebhook),
+    (resourcequota.NAME, resourcequota.ResourceQuota),
     (rbac_escalation.NAME, rbac_escalation.RBACEscalation),
 ]
 

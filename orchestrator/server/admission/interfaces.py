@@ -13,7 +13,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from orchestrator.api.kinds import ResourceType
 from orchestrator.api.rbac import UserInfo
-from orchestrator.store import Store
+from orchestrator.store import Change, Store
 
 
 class Operation(str, enum.Enum):
@@ -34,7 +34,10 @@ class Attributes:
     for writes the server makes itself, such as bootstrap). Plugins report back through
     `warnings` (sent as `Warning` headers, which kubectl prints as `Warning: ...`) and
     `audit_annotations` (recorded in the audit log); they reject a request by raising an
-    `orchestrator.api.errors.APIError` (usually `Forbidden`).
+    `orchestrator.api.errors.APIError` (usually `Forbidden`). A validating plugin whose
+    decision must be recorded with the write (the ResourceQuota plugin's charge to a quota's
+    `status.used`) adds store changes to `commit_with`: the object service commits them in
+    the same transaction as the object, and drops them if the request fails.
     """
 
     resource: ResourceType
@@ -48,6 +51,7 @@ class Attributes:
     dry_run: bool = False
     warnings: list[str] = field(default_factory=list)
     audit_annotations: dict[str, str] = field(default_factory=dict)
+    commit_with: list[Change] = field(default_factory=list)
 
     @property
     def user_name(self) -> str:
