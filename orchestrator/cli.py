@@ -77,6 +77,22 @@ def _last_line(path: Path) -> str:
     return lines[-1].removeprefix("error: ") if lines else ""
 
 
+def _ranges_line(described: str) -> str:
+    return f"another control plane runs on this host: this one took the ranges {described}"
+
+
+def _shared_host_note(data_dir: Path) -> str | None:
+    """The ranges line when planes other than the one of `data_dir` hold slots now."""
+    from orchestrator import planeranges
+
+    if not (data_dir / planeranges.RECORD_NAME).exists():
+        return None  # started without the network: no ranges taken
+    own = planeranges.recorded_ranges(data_dir)
+    if not any(slot != own.slot for slot in planeranges.held_slots()):
+        return None
+    return _ranges_line(own.describe())
+
+
 def up(data_dir: Path, port: int, foreground: bool, nodes: str | None,
        ingress_port: int = 8080, components: str = ",".join(ALL_COMPONENTS)) -> int:
     datadir.prepare(data_dir)
@@ -106,6 +122,8 @@ def up(data_dir: Path, port: int, foreground: bool, nodes: str | None,
         pid_file, _ = _paths(data_dir)
         pid_file.write_text(str(os.getpid()))
         print(f"control plane ready at {cp.url}")
+        if cp.shared_host and cp.ranges is not None:
+            print(_ranges_line(cp.ranges.describe()))
         print(f"export KUBECONFIG={cp.kubeconfig}", flush=True)
         signal.signal(signal.SIGTERM, lambda *_: cp.stop())
         try:
@@ -137,6 +155,9 @@ def up(data_dir: Path, port: int, foreground: bool, nodes: str | None,
             url = _server_url(data_dir)
             if url and _healthy(url, data_dir):
                 print(f"control plane ready at {url} (pid {proc.pid}, log {log_file})")
+                note = _shared_host_note(data_dir)
+                if note:
+                    print(note)
                 print(f"export KUBECONFIG={kubeconfig}")
                 return 0
         time.sleep(0.05)

@@ -25,6 +25,7 @@ from orchestrator.api.csr_signing import Authority
 from orchestrator.api.kinds import Registry
 from orchestrator.datadir import DataDirLock, prepare, private_file
 from orchestrator.eventloop import new_event_loop
+from orchestrator.planeranges import PlaneRanges, RangeLease, recorded_ranges
 from orchestrator.settings import ALL_COMPONENTS, CONTEXT_NAME, default_data_dir
 from orchestrator.client import Client, Credentials
 from orchestrator.server.admission import Chain, PluginContext
@@ -84,6 +85,11 @@ class ControlPlane:
         self._stopped = threading.Event()
         self._error: BaseException | None = None
         self._lock = DataDirLock(self.data_dir)
+        self._range_lease = RangeLease(self.data_dir)
+        # This plane's loopback pod and service ranges, known once start() has taken them.
+        self.ranges: PlaneRanges | None = None
+        # Whether other planes ran on this host when it started (the CLI says so).
+        self.shared_host = False
         self._stop_event = asyncio.Event()  # bound to no loop until awaited (3.10+)
 
     # -- public --------------------------------------------------------------------------
@@ -105,6 +111,13 @@ class ControlPlane:
         # (DataDirInUse names the pid holding it).
         self._lock.acquire()
         try:
+            if "network" in self.components:
+                # The pod and service ranges, held in the host's registry for the plane's
+                # life: another plane on this host never binds the same addresses.
+                self.ranges = self._range_lease.acquire()
+                self.shared_host = self._range_lease.shared_host
+            else:  # nothing binds range addresses: no slot taken
+                self.ranges = recorded_ranges(self.data_dir)
             self.token = self._load_token()
             self._thread = threading.Thread(target=self._run, name="controlplane",
                                             daemon=True)
@@ -129,6 +142,7 @@ class ControlPlane:
             if self._thread.is_alive():
                 return  # still shutting down: it keeps the data dir until it is gone
         self._thread = None
+        self._range_lease.release()
         self._lock.release()
 
     def wait(self) -> None:
@@ -201,9 +215,11 @@ class ControlPlane:
         try:
             chain = Chain.build(PluginContext(store, self.admission),
                                 audit=AuditLog(self.data_dir / "audit.log"))
-            service = ObjectService(store, Registry(), admission=chain)
+            ranges = self.ranges or recorded_ranges(self.data_dir)
+            service = ObjectService(store, Registry(), admission=chain, ranges=ranges)
             bootstrap(service)
-            ca, crt, key = ensure_certificates(self.data_dir / "pki")
+            ca, crt, key = ensure_certificates(self.data_dir / "pki",
+                                               (ranges.kubernetes_ip,))
             prepare(self.data_dir / "pki")  # 0700, as the data dir
             auth = Auth(store, self.token, load_signing_key(self.data_dir / "pki"))
             server = APIServer(service, self.token, auth, self.limits)
@@ -248,7 +264,8 @@ class ControlPlane:
         out: list[Component] = []
         pod_network = None
         if "network" in self.components:
-            net = network.build(client, ingress_port=self.ingress_port)
+            net = network.build(client, ingress_port=self.ingress_port, ranges=self.ranges
+                                or recorded_ranges(self.data_dir))
             pod_network = network.pod_network(net)
             out += net
         if "nodes" in self.components:

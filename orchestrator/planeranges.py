@@ -226,3 +226,10 @@ def _write_record(path: Path, ranges: PlaneRanges) -> None:
     with os.fdopen(fd, "w") as out:
         out.write(json.dumps(data) + "\n")
     os.replace(tmp, path)
+
+
+def recorded_ranges(data_dir: Path) -> PlaneRanges:
+    """The ranges a data dir's record names, else the first plane's (no slot is taken)."""
+    record = data_dir / RECORD_NAME
+    return ranges_of(parse_record(record.read_text(), record)) if record.exists() \
+        else DEFAULT_RANGES

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from orchestrator.planeranges import DEFAULT_RANGES, PlaneRanges
+
 from orchestrator.network.hook import daskhub_netpatch
 from orchestrator.network.podnet import (
     HOOK_DIR,
@@ -41,14 +43,16 @@ DEFAULT_INGRESS_PORT = 8080
 
 
 def build(client: Any, *, ingress_port: int | None = DEFAULT_INGRESS_PORT,
-          pod_network_mode: str | None = None) -> list[Any]:
-    """The network's components; `ingress_port=None` leaves the ingress controller out."""
+          pod_network_mode: str | None = None,
+          ranges: PlaneRanges = DEFAULT_RANGES) -> list[Any]:
+    """The network's components; `ingress_port=None` leaves the ingress controller out;
+    `ranges` are the plane's pod and service ranges (orchestrator.planeranges)."""
     from orchestrator.network.clusterdns import ClusterDNSService
     from orchestrator.network.endpoints import EndpointsController
     from orchestrator.network.ingress import IngressController
     from orchestrator.network.serviceproxy import ServiceProxy
 
-    out: list[Any] = [PodNetwork(client, mode=pod_network_mode), EndpointsController(client),
+    out: list[Any] = [PodNetwork(client, mode=pod_network_mode, ranges=ranges), EndpointsController(client),
                       ServiceProxy(client), ClusterDNSService(client)]
     if ingress_port is not None:
         out.append(IngressController(client, port=ingress_port))

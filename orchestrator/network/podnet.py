@@ -28,10 +28,11 @@ from typing import Any
 
 from orchestrator.api.kinds import BUILTIN_TYPES
 from orchestrator.client import Client, Informer
+from orchestrator.planeranges import DEFAULT_RANGES, PlaneRanges
 
 log = logging.getLogger(__name__)
 
-POD_CIDR = ipaddress.IPv4Network("127.244.0.0/16")
+POD_CIDR = DEFAULT_RANGES.pod_cidr  # the first plane's; each plane has its own (planeranges)
 HOOK_DIR = str(Path(__file__).parent / "hook")
 SERVICES = next(rt for rt in BUILTIN_TYPES if rt.group == "" and rt.plural == "services")
 
@@ -40,7 +41,7 @@ class PodNetworkUnavailable(RuntimeError):
     """This host cannot give pods their own loopback addresses."""
 
 
-def check_platform(probe: str = "127.244.0.1") -> str:
+def check_platform(probe: str = DEFAULT_RANGES.pod_probe_ip) -> str:
     """'loopback' when pod IPs work here, 'host' under the fallback; raises otherwise."""
     if os.environ.get("DASKHUB_LITE_POD_NETWORK") == "host":
         return "host"
@@ -156,10 +157,11 @@ class PodNetwork:
     the environment variables), so run it with the other network components."""
 
     def __init__(self, client: Client | None = None, *, mode: str | None = None,
-                 allocator: IPAllocator | None = None) -> None:
+                 allocator: IPAllocator | None = None,
+                 ranges: PlaneRanges = DEFAULT_RANGES) -> None:
         self.client = client
-        self.mode = mode or check_platform()
-        self.allocator = allocator or IPAllocator(start=None)
+        self.mode = mode or check_platform(ranges.pod_probe_ip)
+        self.allocator = allocator or IPAllocator(ranges.pod_cidr, start=None)
         self.services = Informer.shared(client, SERVICES) if client is not None else None
 
     async def run(self) -> None:

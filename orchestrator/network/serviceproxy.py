@@ -24,7 +24,7 @@ from typing import Any
 from orchestrator.api import errors
 from orchestrator.client import Client, EventRecorder, Informer
 from orchestrator.network.endpoints import ENDPOINTS, SERVICES
-from orchestrator.network.hook.daskhub_netpatch import PRIVILEGED_PORT_OFFSET, SERVICE_PREFIX
+from orchestrator.network.hook.daskhub_netpatch import PRIVILEGED_PORT_OFFSET, is_service_ip
 from orchestrator.network.relay import Half, reset
 
 log = logging.getLogger(__name__)
@@ -87,7 +87,7 @@ def desired_listeners(service: dict[str, Any]) -> dict[Listen, Listener]:
             continue
         ref = PortRef(md.get("namespace", ""), md["name"], str(port.get("name") or ""),
                       int(port["port"]))
-        if ip and ip != "None" and ip.startswith(SERVICE_PREFIX):
+        if ip and ip != "None" and is_service_ip(ip):
             out[(ip, ref.port)] = Listener(ref, "cluster")
             if ref.port < 1024:
                 out[(ip, ref.port + PRIVILEGED_PORT_OFFSET)] = Listener(ref, "cluster")

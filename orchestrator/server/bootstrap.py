@@ -41,7 +41,7 @@ def bootstrap(service: ObjectService) -> None:
     _ensure(service, services, "default", {
         "metadata": {"name": "kubernetes", "labels": {
             "component": "apiserver", "provider": "kubernetes"}},
-        "spec": {"clusterIP": "127.96.0.1", "ports": [
+        "spec": {"clusterIP": service.ranges.kubernetes_ip, "ports": [
             {"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}]},
     }, opts)
 

@@ -24,6 +24,7 @@ from orchestrator.api.kinds import (
 )
 from orchestrator.api.rbac import UserInfo
 from orchestrator.api.selectors import parse_field_selector, parse_label_selector
+from orchestrator.planeranges import DEFAULT_RANGES, PlaneRanges
 from orchestrator.server import allocation, namespaces
 from orchestrator.server.admission import Attributes, Chain, Operation, PluginContext
 from orchestrator.store import Change, Store
@@ -126,8 +127,12 @@ class ObjectService:
         registry: Registry,
         clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
         admission: Chain | None = None,
+        ranges: PlaneRanges = DEFAULT_RANGES,
     ) -> None:
         self.store = store
+        # The plane's loopback ranges: cluster IPs come from them, and the proxy and
+        # port-forward dial only its pod range (orchestrator.planeranges).
+        self.ranges = ranges
         self.registry = registry
         self.clock = clock
         self.admission = admission if admission is not None else Chain.build(
@@ -329,7 +334,8 @@ class ObjectService:
         if rt.key == certificates.CSR_KEY:
             certificates.prepare_create(obj, user)
         elif rt.key == "/services":
-            allocation.assign_cluster_ip(obj, self.store.objects("/services"))
+            allocation.assign_cluster_ip(obj, self.store.objects("/services"),
+                                         self.ranges.service_cidr)
         elif rt.key == "/pods":
             status = obj.setdefault("status", {})
             status.setdefault("phase", "Pending")

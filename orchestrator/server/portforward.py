@@ -49,7 +49,7 @@ def pod_ip(h: "ResourceHandlers", namespace: str, name: str) -> str:
             f"unable to upgrade connection: pod {name} is not running (phase "
             f"{status.get('phase') or 'Pending'}, no pod IP yet)")
     # Only the pod network's addresses: never the host's own (see proxyable.py).
-    return check_proxyable(str(status["podIP"]))
+    return check_proxyable(str(status["podIP"]), h.service.ranges.pod_cidr)
 
 
 def requested_ports(request: web.Request) -> list[int]:

@@ -82,7 +82,7 @@ def _service_target(h: "ResourceHandlers", ns: str, raw: str) -> tuple[str, str,
         # the API server may connect (never the host's own addresses: proxyable.py).
         candidates += [(a["ip"], int(match["port"])) for a in subset.get("addresses") or []
                        if endpoint_is_pod_address(a, ns, lambda pod: store.get("/pods", ns, pod))
-                       and proxyable(str(a["ip"]))]
+                       and proxyable(str(a["ip"]), h.service.ranges.pod_cidr)]
     if not candidates:
         raise errors.ServiceUnavailable(f'no endpoints available for service "{name}"')
     ip, target = candidates[next(_counter) % len(candidates)]

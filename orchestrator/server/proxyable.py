@@ -6,11 +6,12 @@ loopback, link-local, multicast, unspecified. Otherwise a client who can write a
 `status.podIP` (or an Endpoints object) makes the API server reach the host's own services.
 Here pods of the loopback pod network legitimately live on 127.x.y.z, so the rule is:
 
-- always refused: 127.0.0.1 and every other loopback address outside the pod range (the
-  host's own services, the Service VIPs of 127.96/16), link-local 169.254/16 and fe80::/10
+- always refused: 127.0.0.1 and every other loopback address outside the plane's pod range
+  (the host's own services, Service VIPs, other planes' pods), link-local 169.254/16 and fe80::/10
   (cloud metadata endpoints), multicast, unspecified and broadcast addresses;
 - allowed in loopback: only addresses of the pod network's allocation range
-  (`allocation.POD_CIDR`, 127.244/16) that the pod network hands out (not the network
+  (the plane's `PlaneRanges.pod_cidr`, 127.244/16 for the first plane on a host) that the
+  pod network hands out (not the network
   address, nor the first one, kept back as the probe);
 - everything else (global unicast, as a sandboxed pod on a bridge has) as in Kubernetes.
 
@@ -36,23 +37,23 @@ NOT_ALLOWED = "address not allowed"
 _BROADCAST = ipaddress.IPv4Address("255.255.255.255")
 
 
-def proxyable(ip: str) -> bool:
+def proxyable(ip: str, pod_cidr: ipaddress.IPv4Network = POD_CIDR) -> bool:
     try:
         address = ipaddress.ip_address(ip)
     except ValueError:
         return False
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped  # ::ffff:127.0.0.1 is 127.0.0.1, as Go parses it
-    if address.version == 4 and address in POD_CIDR:
-        return int(address) - int(POD_CIDR.network_address) >= 2 and (
-            address != POD_CIDR.broadcast_address)
+    if address.version == 4 and address in pod_cidr:
+        return int(address) - int(pod_cidr.network_address) >= 2 and (
+            address != pod_cidr.broadcast_address)
     return not (address.is_loopback or address.is_link_local or address.is_multicast
                 or address.is_unspecified or address == _BROADCAST)
 
 
-def check_proxyable(ip: str) -> str:
+def check_proxyable(ip: str, pod_cidr: ipaddress.IPv4Network = POD_CIDR) -> str:
     """`ip`, or the 400 kube-apiserver answers for an address it will not proxy to."""
-    if not proxyable(ip):
+    if not proxyable(ip, pod_cidr):
         raise errors.BadRequest(NOT_ALLOWED)
     return ip
 

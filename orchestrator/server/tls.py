@@ -34,7 +34,8 @@ def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
                              serialization.NoEncryption())
 
 
-def ensure_certificates(directory: Path) -> tuple[Path, Path, Path]:
+def ensure_certificates(directory: Path, extra_ips: tuple[str, ...] = ()
+                        ) -> tuple[Path, Path, Path]:
     """(ca.crt, server.crt, server.key) under `directory`, created if missing."""
     directory.mkdir(parents=True, exist_ok=True)
     ca_path, crt_path, key_path = (directory / "ca.crt", directory / "server.crt",
@@ -57,7 +58,8 @@ def ensure_certificates(directory: Path) -> tuple[Path, Path, Path]:
     )
     key = ec.generate_private_key(ec.SECP256R1())
     sans: list[x509.GeneralName] = [x509.DNSName(n) for n in SERVER_NAMES]
-    sans += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in SERVER_IPS]
+    sans += [x509.IPAddress(ipaddress.ip_address(ip))
+             for ip in dict.fromkeys(SERVER_IPS + extra_ips)]
     cert = (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kube-apiserver")]))

@@ -11,6 +11,7 @@ import pytest
 from orchestrator.network import HOOK_DIR, IPAllocator, PodNetwork
 from orchestrator.network.hook import daskhub_netpatch
 from orchestrator.network.podnet import service_env
+from orchestrator.planeranges import SLOTS, ranges_of
 from orchestrator.server import allocation
 
 
@@ -25,9 +26,13 @@ def test_allocator_next_fit_release_and_restart() -> None:
 
 
 def test_service_cidr_agrees_with_hook() -> None:
-    assert str(allocation.SERVICE_CIDR.network_address).startswith(
-        daskhub_netpatch.SERVICE_PREFIX)
-    assert allocation.SERVICE_CIDR.prefixlen == 16
+    assert allocation.SERVICE_CIDR == ranges_of(0).service_cidr
+    octets = [int(str(ranges_of(k).service_cidr).split(".")[1]) for k in range(SLOTS)]
+    assert octets == list(daskhub_netpatch.SERVICE_OCTETS)  # every plane's, no more
+    assert daskhub_netpatch.is_service_ip("127.96.0.5") and daskhub_netpatch.is_service_ip(
+        "127.106.3.4") and not daskhub_netpatch.is_service_ip("127.244.0.5")
+    assert daskhub_netpatch.service_port("127.97.0.9", 80) == 40080
+    assert daskhub_netpatch.service_port("127.107.0.9", 80) == 80
 
 
 def test_service_env() -> None:

@@ -48,3 +48,10 @@ def test_an_endpoint_must_be_its_pods_address() -> None:
         {"ip": "127.244.0.9", "targetRef": {**ref, "namespace": "other"}}, "ns", pods.get)
     assert not endpoint_is_pod_address(
         {"ip": "127.244.0.9", "targetRef": {**ref, "name": "gone"}}, "ns", pods.get)
+
+
+def test_each_plane_proxies_to_its_own_pod_range_only() -> None:
+    from orchestrator.planeranges import ranges_of
+    second = ranges_of(1).pod_cidr
+    assert proxyable("127.245.0.2", second) and not proxyable("127.244.0.2", second)
+    assert not proxyable("127.245.0.2") and not proxyable("127.245.0.1", second)

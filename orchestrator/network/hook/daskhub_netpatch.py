@@ -28,8 +28,10 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import ssl
 
-# Kept equal to orchestrator.server.allocation.SERVICE_CIDR (a test checks it).
-SERVICE_PREFIX = "127.96."
+# The second octets of the service ranges of every plane a host may run
+# (orchestrator.planeranges: 127.96/16 .. 127.106/16; a test checks it). Stdlib only: the
+# hook runs in pods, without the orchestrator package.
+SERVICE_OCTETS = range(96, 107)
 PRIVILEGED_PORT_OFFSET = 40000
 CLUSTER_DOMAIN = "cluster.local"
 POSITIVE_TTL = 5.0   # CoreDNS's default TTL for the kubernetes plugin
@@ -50,9 +52,15 @@ def _is_ip(host: str) -> bool:
     return is_ipv4(host) or ":" in host
 
 
+def is_service_ip(host: str) -> bool:
+    """Whether `host` is a cluster IP of some plane's service range."""
+    parts = host.split(".")
+    return (is_ipv4(host) and parts[0] == "127" and int(parts[1]) in SERVICE_OCTETS)
+
+
 def service_port(host: str, port: int) -> int:
     """Where the proxy really listens for a Service IP's port."""
-    if host.startswith(SERVICE_PREFIX) and 0 < port < 1024:
+    if is_service_ip(host) and 0 < port < 1024:
         return port + PRIVILEGED_PORT_OFFSET
     return port
 
