@@ -125,7 +125,11 @@ def scheduler_spec(image: str, env: dict[str, str], idle_timeout: int = 0,
     }
     return {
         "spec": harden({"containers": [container]}),
+        # publishNotReadyAddresses: workers reach the scheduler as soon as it listens, not
+        # after the next readiness probe (up to periodSeconds later, about 0.8 s measured by
+        # tests/benchmarks/bench_dask.py); there is one scheduler pod, nothing to balance.
         "service": {"type": "ClusterIP", "selector": {},  # the operator fills the selector
+                    "publishNotReadyAddresses": True,
                     "ports": [{"name": "tcp-comm", "protocol": "TCP", "port": SCHEDULER_PORT,
                                "targetPort": "tcp-comm"},
                               {"name": "http-dashboard", "protocol": "TCP",

@@ -56,6 +56,12 @@ def test_gpu_only_on_workers_and_dask_commands() -> None:
         "dask.org/cluster-name": "c1", "dask.org/component": "scheduler"}
 
 
+def test_scheduler_service_publishes_the_scheduler_before_it_is_ready() -> None:
+    # Workers connect as soon as the scheduler listens, not after its next readiness probe.
+    body = spec.cluster_body("c1", "ns", profiles.get(None), n_workers=1, image="img", env={})
+    assert body["spec"]["scheduler"]["service"]["publishNotReadyAddresses"] is True
+
+
 def test_cpu_workers_have_no_gpu_and_no_resources_flag() -> None:
     body = spec.cluster_body("c1", "ns", profiles.get("cpu-small"), n_workers=1,
                              image="img", env={})
