@@ -131,9 +131,9 @@ class TrainingJob:
             return []  # its pods are the operator's to make, and to report on
         selector = f"involvedObject.kind=Job,involvedObject.name={self.name}"
         try:
-            items = _raw(self.cluster.core.list_namespaced_event, self.namespace,
-                         field_selector=selector)["items"]
-        except ApiException:
+            items = self.cluster.http.get(_path("events", self.namespace),
+                                          fieldSelector=selector)["items"]
+        except APIStatusError:
             return []  # events are best effort: no right to read them is no refusal
         return _list(items)
 
