@@ -10,7 +10,6 @@ import select
 import socket
 import socketserver
 import stat
-import subprocess
 import sys
 import threading
 from pathlib import Path
