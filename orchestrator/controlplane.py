@@ -36,7 +36,8 @@ from orchestrator.server.limits import ServerLimits, TLSSite
 from orchestrator.server.auth import Auth, load_signing_key
 from orchestrator.server.bootstrap import bootstrap
 from orchestrator.server.objects import ObjectService
-from orchestrator.server.tls import ensure_certificates, server_context
+from orchestrator.server.extension_auth import publish as publish_extension_auth
+from orchestrator.server.tls import ensure_certificates, ensure_front_proxy, server_context
 from orchestrator.store import DEFAULT_HISTORY_BYTES, Store
 
 log = logging.getLogger(__name__)
@@ -220,9 +221,13 @@ class ControlPlane:
             bootstrap(service)
             ca, crt, key = ensure_certificates(self.data_dir / "pki",
                                                (ranges.kubernetes_ip,))
+            # The front-proxy CA and client certificate aggregated API servers trust.
+            front_ca, front_crt, front_key = ensure_front_proxy(self.data_dir / "pki")
             prepare(self.data_dir / "pki")  # 0700, as the data dir
+            publish_extension_auth(service, ca, front_ca)
             auth = Auth(store, self.token, load_signing_key(self.data_dir / "pki"))
-            server = APIServer(service, self.token, auth, self.limits)
+            server = APIServer(service, self.token, auth, self.limits,
+                               proxy_client=(front_crt, front_key))
             runner = web.AppRunner(server.app, access_log=None, handler_cancellation=True,
                                    shutdown_timeout=1.0)
             await runner.setup()

@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import logging
 import warnings
+from pathlib import Path
 from typing import Any, AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
@@ -14,6 +15,8 @@ from orchestrator.api import discovery, errors, openapi
 from orchestrator.api.rbac import ANONYMOUS
 from orchestrator.api.requestinfo import request_attributes
 from orchestrator.server import (
+    aggregator,
+    apiservice_status,
     content,
     kubelet_proxy,
     metrics_api,
@@ -24,6 +27,7 @@ from orchestrator.server import (
     x509users,
 )
 from orchestrator.server import openapi_v2
+from orchestrator.server.aggregator import Aggregator
 from orchestrator.server.auth import Auth
 from orchestrator.server.limits import ServerLimits, inflight_middleware, mark_busy
 from orchestrator.server.objects import ObjectService
@@ -126,12 +130,16 @@ class APIServer:
     """Routes requests to discovery, OpenAPI and resource handlers."""
 
     def __init__(self, service: ObjectService, token: str | None,
-                 auth: Auth | None = None, limits: ServerLimits | None = None) -> None:
+                 auth: Auth | None = None, limits: ServerLimits | None = None,
+                 proxy_client: tuple[Path, Path] | None = None) -> None:
         self.service = service
         self.resources = ResourceHandlers(service)
+        # APIServices backed by a Service; `proxy_client` is the front-proxy certificate.
+        self.aggregator = Aggregator(service.store, proxy_client)
         self.app = web.Application(
             middlewares=[mark_busy, durable_answers(service.store), render_errors,
-                         auth_middleware(auth), inflight_middleware(limits or ServerLimits())],
+                         auth_middleware(auth), inflight_middleware(limits or ServerLimits()),
+                         aggregator.middleware(self.aggregator)],
             client_max_size=content.MAX_BODY_BYTES + 1,
         )
         with warnings.catch_warnings():  # looked up by its string key in reviews.py
@@ -164,6 +172,7 @@ class APIServer:
         self.app.on_cleanup.append(proxy.close_sessions)
         self.app.on_cleanup.append(self._close_webhook_client)
         self.app.cleanup_ctx.append(self._finalizing_namespaces)
+        self.app.cleanup_ctx.append(self._apiservice_availability)
         for suffix in ("", "{path:/.*}"):
             r.add_route("*", "/api/v1/namespaces/{namespace}/{kind:pods|services}/{name}/proxy"
                         + suffix, self.proxy)
@@ -175,6 +184,14 @@ class APIServer:
 
     async def _close_webhook_client(self, app: web.Application) -> None:
         await self.resources.webhooks.close()
+        await self.aggregator.close()
+
+    async def _apiservice_availability(self, app: web.Application) -> AsyncIterator[None]:
+        task = asyncio.create_task(apiservice_status.keep_available(
+            self.service, self.aggregator), name="apiservice-availability")
+        yield
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
 
     async def _finalizing_namespaces(self, app: web.Application) -> AsyncIterator[None]:
         task = asyncio.create_task(namespaces.keep_finalizing(self.service),
@@ -199,27 +216,36 @@ class APIServer:
     async def version(self, request: web.Request) -> web.Response:
         return content.respond(discovery.version_document())
 
-    def _aggregated(self, request: web.Request, core: bool) -> web.Response | None:
+    def _aggregated(self, request: web.Request, core: bool,
+                    extra: list[dict[str, Any]] | None = None) -> web.Response | None:
         accept = request.headers.get("Accept", "")
         for version, media in (("v2", discovery.AGGREGATED_V2),
                                ("v2beta1", discovery.AGGREGATED_V2BETA1)):
             if f"v={version};as=APIGroupDiscoveryList" in accept.replace(" ", ""):
                 doc = discovery.aggregated_discovery(self.service.registry, core, version)
+                doc["items"] = list(doc["items"]) + list(extra or [])
                 return content.respond(doc, content_type=media)
         return None
+
+    def _wants_aggregated(self, request: web.Request) -> bool:
+        return "as=APIGroupDiscoveryList" in request.headers.get("Accept", "").replace(" ", "")
 
     async def core_discovery(self, request: web.Request) -> web.Response:
         return self._aggregated(request, core=True) or content.respond(discovery.api_versions())
 
     async def group_discovery(self, request: web.Request) -> web.Response:
-        return self._aggregated(request, core=False) or content.respond(
-            discovery.api_group_list(self.service.registry))
+        # Aggregated APIs' resources come from their backends (cached a few seconds).
+        extra = (await self.aggregator.aggregated_items()
+                 if self._wants_aggregated(request) else [])
+        return self._aggregated(request, core=False, extra=extra) or content.respond(
+            self.aggregator.group_list(discovery.api_group_list(self.service.registry)))
 
     async def core_version(self, request: web.Request) -> web.Response:
         return self._resource_list("", request.match_info["version"])
 
     async def group_info(self, request: web.Request) -> web.Response:
-        doc = discovery.api_group(self.service.registry, request.match_info["group"])
+        doc = self.aggregator.group(request.match_info["group"], discovery.api_group(
+            self.service.registry, request.match_info["group"]))
         if doc is None:
             raise errors.NotFound("the server could not find the requested resource")
         return content.respond(doc)

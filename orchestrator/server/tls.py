@@ -99,3 +99,45 @@ def server_context(crt_path: Path, key_path: Path,
         # Pythons turn strict checking on by default.
         ctx.verify_flags &= ~getattr(ssl, "VERIFY_X509_STRICT", 0)
     return ctx
+
+
+def ensure_front_proxy(directory: Path) -> tuple[Path, Path, Path]:
+    """(front-proxy-ca.crt, front-proxy-client.crt, front-proxy-client.key), created if
+    missing: kube-apiserver's --requestheader-client-ca-file and --proxy-client-cert-file.
+    The API server presents the client certificate to aggregated API servers, which trust
+    the X-Remote-User/Group headers of a request made with it (kubeadm's layout)."""
+    ca_path, crt_path, key_path = (directory / "front-proxy-ca.crt",
+                                   directory / "front-proxy-client.crt",
+                                   directory / "front-proxy-client.key")
+    if ca_path.exists() and crt_path.exists() and key_path.exists():
+        return ca_path, crt_path, key_path
+    now = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=5)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "front-proxy-ca")])
+    ca_cert = (
+        x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
+        .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now).not_valid_after(now + VALIDITY)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()),
+                       critical=False)
+        .sign(ca_key, hashes.SHA256()))
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME,
+                                                    "front-proxy-client")]))
+        .issuer_name(ca_name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now).not_valid_after(now + VALIDITY)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH]),
+                       critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
+            ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256()))
+    ca_path.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
+    crt_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    _write_private(key_path, _key_pem(key))
+    _write_private(directory / "front-proxy-ca.key", _key_pem(ca_key))
+    return ca_path, crt_path, key_path

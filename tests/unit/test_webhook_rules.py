@@ -21,7 +21,7 @@ from orchestrator.api.webhook_rules import (
     rule_matches,
 )
 from orchestrator.network.hook import daskhub_netpatch
-from orchestrator.server.admission import webhook_calls
+from orchestrator.server import service_dial
 
 PODS = Request("", "v1", "pods", "", "Pod", "default", "CREATE", True)
 
@@ -100,7 +100,7 @@ def test_exempt_kinds_and_review_versions() -> None:
 
 
 def test_privileged_port_offset_agrees_with_the_service_proxy() -> None:
-    assert webhook_calls.PRIVILEGED_PORT_OFFSET == daskhub_netpatch.PRIVILEGED_PORT_OFFSET
+    assert service_dial.PRIVILEGED_PORT_OFFSET == daskhub_netpatch.PRIVILEGED_PORT_OFFSET
 
 
 # -- answers -------------------------------------------------------------------------------

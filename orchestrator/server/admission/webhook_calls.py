@@ -24,20 +24,16 @@ import binascii
 import hashlib
 import json
 import ssl
-from dataclasses import dataclass
 from typing import Any, Mapping
-from urllib.parse import urlsplit
 
 import aiohttp
 from yarl import URL
 
 from orchestrator.api import admission_review as ar
 from orchestrator.server.admission.webhook_rounds import Outcome, PendingCall
+from orchestrator.server.service_dial import Target, Unreachable, service_target, url_target
 from orchestrator.store import Store
 
-# Kept equal to orchestrator.network's PRIVILEGED_PORT_OFFSET (a test checks it): the
-# service proxy always serves a Service port below 1024 there too.
-PRIVILEGED_PORT_OFFSET = 40000
 MAX_RESPONSE_BYTES = 16 * 1024 * 1024
 _GENERIC_STATUS = {
     400: "the server rejected our request for an unknown reason",
@@ -52,22 +48,6 @@ _GENERIC_STATUS = {
     504: "the server was unable to return a response in the time allotted, but may still "
          "be processing the request",
 }
-
-
-class _Unreachable(Exception):
-    """The webhook's address cannot be worked out (the text is kube's)."""
-
-
-@dataclass(frozen=True)
-class Target:
-    """Where one call goes: the URL kube names in messages, and where to connect."""
-
-    display: str  # https://host:port/path
-    host: str  # the TLS server name
-    connect_host: str
-    connect_port: int
-    shown_port: int
-    path: str
 
 
 class WebhookCaller:
@@ -109,7 +89,7 @@ class WebhookCaller:
         timeout = hook.timeout_seconds
         try:
             target = self.target(config)
-        except _Unreachable as exc:
+        except Unreachable as exc:
             return Outcome(failure=f"failed to call webhook: {exc}")
         display = f"{target.display}?timeout={timeout}s"
         try:
@@ -181,36 +161,16 @@ class WebhookCaller:
     def target(self, config: Mapping[str, Any]) -> Target:
         url = config.get("url")
         if isinstance(url, str) and url:
-            parts = urlsplit(url)
-            host = parts.hostname or ""
-            port = parts.port or 443
-            return Target(f"https://{parts.netloc}{parts.path}", host, host, port, port,
-                          parts.path)
+            return url_target(url)
         service = config.get("service") or {}
         namespace, name = str(service.get("namespace") or ""), str(service.get("name") or "")
         port = int(service.get("port") or 443)
         path = str(service.get("path") or "")
-        host = f"{name}.{namespace}.svc"
-        display = f"https://{host}:{port}{path}"
-        svc = self.store.get("/services", namespace, name)
-        if svc is None:
-            raise _Unreachable(f'Post "{display}": service "{name}" not found')
-        spec = svc.get("spec") or {}
-        kind = spec.get("type") or "ClusterIP"
-        if kind == "ExternalName":
-            external = str(spec.get("externalName") or "")
-            return Target(display, host, external, port, port, path)
-        if kind not in ("ClusterIP", "NodePort", "LoadBalancer"):
-            raise _Unreachable(f'Post "{display}": unsupported service type "{kind}"')
-        ip = spec.get("clusterIP")
-        if not ip or ip == "None":
-            raise _Unreachable(f'Post "{display}": cannot route to service with ClusterIP '
-                               '"None"')
-        if not any(p.get("port") == port for p in spec.get("ports") or []):
-            raise _Unreachable(f'Post "{display}": no service port {port} found for '
-                               f'service "{name}"')
-        connect = port + PRIVILEGED_PORT_OFFSET if port < 1024 else port
-        return Target(display, host, str(ip), connect, port, path)
+        try:
+            return service_target(self.store, namespace, name, port, path)
+        except Unreachable as exc:
+            raise Unreachable(f'Post "https://{name}.{namespace}.svc:{port}{path}": {exc}'
+                              ) from None
 
 
 def _generic(status: int, data: bytes) -> str:
