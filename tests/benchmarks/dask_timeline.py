@@ -59,6 +59,7 @@ class Timeline:
         lists = {
             "pod": lambda **kw: core.list_namespaced_pod(ns, **kw),
             "service": lambda **kw: core.list_namespaced_service(ns, **kw),
+            "endpoints": lambda **kw: core.list_namespaced_endpoints(ns, **kw),
             "deployment": lambda **kw: apps.list_namespaced_deployment(ns, **kw),
             "daskcluster": lambda **kw: custom.list_namespaced_custom_object(
                 "kubernetes.dask.org", "v1", ns, "daskclusters", **kw),
@@ -93,6 +94,15 @@ class Timeline:
         if type_ == "DELETED":
             return
         role = labels.get("dask.org/component", kind)
+        if kind == "endpoints":  # the Service routes to the scheduler from here on
+            if any(sub.get("addresses") for sub in raw.get("subsets") or []):
+                self.once(f"ep/{name}", f"endpoints {name}: scheduler address published")
+            return
+        if kind == "service":
+            publish = (raw.get("spec") or {}).get("publishNotReadyAddresses")
+            self.once(f"{kind}/{name}", f"{kind} {name} seen (publishNotReadyAddresses: "
+                                        f"{bool(publish)})")
+            return
         self.once(f"{kind}/{name}", f"{kind} {name} seen ({role})")
         if kind != "pod":
             return
