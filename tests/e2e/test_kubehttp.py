@@ -166,13 +166,20 @@ def test_client_certificate_data_is_loaded_and_a_bad_pair_refused(
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
 
+    # Issued by the cluster's CA, as a CSR would be: the server verifies client certificates.
+    pki = Path(control_plane.data_dir) / "pki"
+    ca = x509.load_pem_x509_certificate((pki / "ca.crt").read_bytes())
+    ca_key = serialization.load_pem_private_key((pki / "ca.key").read_bytes(), None)
+
     def pem_pair() -> tuple[str, str]:
         key = ec.generate_private_key(ec.SECP256R1())
         name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "jane")])
         now = dt.datetime.now(dt.timezone.utc)
-        cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-                .public_key(key.public_key()).serial_number(1).not_valid_before(now)
-                .not_valid_after(now + dt.timedelta(days=1)).sign(key, hashes.SHA256()))
+        cert = (x509.CertificateBuilder().subject_name(name).issuer_name(ca.subject)
+                .public_key(key.public_key()).serial_number(x509.random_serial_number())
+                .not_valid_before(now - dt.timedelta(minutes=1))
+                .not_valid_after(now + dt.timedelta(days=1))
+                .sign(ca_key, hashes.SHA256()))  # type: ignore[arg-type]
         key_pem = key.private_bytes(serialization.Encoding.PEM,
                                     serialization.PrivateFormat.PKCS8,
                                     serialization.NoEncryption())
