@@ -166,6 +166,31 @@ else:
     c.KubeSpawner.environment.update({"DASKHUB_LITE_NAMESPACE": namespace,
                                       "DASK_KUBERNETES__NAMESPACE": namespace})
 
+cull = values.get("cull") or {}
+if cull.get("enabled"):
+    # jupyterhub-idle-culler as a hub-managed service (the hub starts it in its own pod, with
+    # its API URL and a token), with only the scopes it needs: see servers' activity and stop
+    # them. A service gets a bare environment; it keeps the pod's (its network settings, so
+    # the hub's Service name resolves everywhere), less the hub's secrets.
+    import sys
+
+    _secrets = {"HUB_ADMIN_PASSWORD", "HUB_USER_PASSWORD", "CONFIGPROXY_AUTH_TOKEN"}
+    c.JupyterHub.services.append({
+        "name": "idle-culler",
+        "environment": {k: v for k, v in os.environ.items()
+                        if k not in _secrets and not k.startswith("JUPYTERHUB_")},
+        "command": [sys.executable, "-m", "jupyterhub_idle_culler",
+                    "--timeout={}".format(cull["timeout"]),
+                    "--cull-every={}".format(cull["every"]),
+                    "--max-age={}".format(cull.get("maxAge", 0)),
+                    "--concurrency={}".format(cull.get("concurrency", 10))],
+    })
+    c.JupyterHub.load_roles.append({
+        "name": "idle-culler",
+        "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"],
+        "services": ["idle-culler"],
+    })
+
 for class_name, traits in (hub.get("config") or {}).items():
     for trait, value in traits.items():
         setattr(c[class_name], trait, value)
