@@ -137,7 +137,13 @@ class ControlPlane:
     def stop(self) -> None:
         loop = self._loop
         if loop is not None and not self._stopped.is_set():
-            loop.call_soon_threadsafe(self._stop_event.set)
+            try:
+                loop.call_soon_threadsafe(self._stop_event.set)
+            except RuntimeError:
+                # The loop closed in between: the plane failed at start-up (its thread sets
+                # `_ready` before closing the loop) or is stopping already; its error, not
+                # "Event loop is closed", is what the caller must see.
+                pass
         if self._thread is not None:
             self._thread.join(timeout=30)
             if self._thread.is_alive():
