@@ -92,6 +92,14 @@ class DaskCluster(Cluster):
 
     # -- life cycle ----------------------------------------------------------------------
 
+    def __await__(self) -> Any:
+        """`await DaskCluster(..., asynchronous=True)` starts it (as SpecCluster does; the
+        base Cluster's own await does not), which is how dask-labextension makes clusters."""
+        async def start() -> "DaskCluster":
+            await self._start()
+            return self
+        return start().__await__()
+
     @classmethod
     def from_name(cls, name: str, *, namespace: str | None = None,
                   kubeconfig: str | None = None, shutdown_on_close: bool = False,

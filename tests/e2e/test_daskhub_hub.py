@@ -132,6 +132,29 @@ def test_spawn_runs_code_and_dask_in_the_users_namespace(hub: Hub, alice: Kernel
     assert out.strip().splitlines()[-1].split() == [f"{NS}-alice", "1000000.0"]
 
 
+def test_the_dask_sidebar_api_makes_daskhub_clusters(hub: Hub, alice: Kernel,
+                                                     kubectl: Kubectl) -> None:
+    """dask-labextension's REST API in the user's server, as the JupyterLab sidebar calls it
+    through the hub: its cluster factory is daskhub_lite.DaskCluster."""
+    api = f"{hub.base}/user/alice/dask/clusters"
+    headers = {"Authorization": f"token {hub.token}"}
+    listed = requests.get(api, headers=headers, timeout=30)
+    assert listed.status_code == 200 and listed.json() == [], listed.text
+    made = requests.put(api, headers=headers, timeout=300)
+    assert made.status_code == 200, made.text
+    model = made.json()
+    found = kubectl.json("get", "daskclusters", "-n", f"{NS}-alice")["items"]
+    assert len(found) == 1
+    assert model["scheduler_address"] == \
+        f"tcp://{found[0]['metadata']['name']}-scheduler.{NS}-alice.svc.cluster.local:8786", model
+    assert [c["id"] for c in requests.get(api, headers=headers, timeout=30).json()] == \
+        [model["id"]]
+    closed = requests.delete(f"{api}/{model['id']}", headers=headers, timeout=120)
+    assert closed.status_code == 204, closed.text
+    assert wait_for(lambda: not kubectl.json("get", "daskclusters", "-n", f"{NS}-alice")[
+        "items"], timeout=60)
+
+
 def test_the_users_namespace_enforces_restricted_and_jobs_run_there(
         hub: Hub, alice: Kernel, kubectl: Kubectl) -> None:
     labels = kubectl.json("get", "namespace", f"{NS}-alice")["metadata"]["labels"]

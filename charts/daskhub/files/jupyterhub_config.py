@@ -61,6 +61,9 @@ c.KubeSpawner.events_enabled = True
 c.KubeSpawner.environment = {
     "DASKHUB_LITE_DASK_IMAGE": singleuser["daskImage"],
     "DASK_DISTRIBUTED__DASHBOARD__LINK": "{{JUPYTERHUB_SERVICE_PREFIX}}proxy/{{port}}/status",
+    # dask-labextension's sidebar (and its /dask/clusters API) makes daskhub_lite clusters.
+    "DASK_LABEXTENSION__FACTORY__MODULE": "daskhub_lite",
+    "DASK_LABEXTENSION__FACTORY__CLASS": "DaskCluster",
     **singleuser.get("extraEnv", {}),
 }
 
