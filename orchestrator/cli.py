@@ -94,7 +94,8 @@ def _shared_host_note(data_dir: Path) -> str | None:
 
 
 def up(data_dir: Path, port: int, foreground: bool, nodes: str | None,
-       ingress_port: int = 8080, components: str = ",".join(ALL_COMPONENTS)) -> int:
+       ingress_port: int = 8080, components: str = ",".join(ALL_COMPONENTS),
+       disable_admission_plugins: str = "") -> int:
     datadir.prepare(data_dir)
     holder = datadir.holder(data_dir)
     if holder is not None:  # a live plane (daemon, notebook, paused or not) holds it
@@ -113,8 +114,13 @@ def up(data_dir: Path, port: int, foreground: bool, nodes: str | None,
         # This process is the control plane: all it writes (db, logs, keys) is private.
         # Containers get the usual 022 back in the shim.
         os.umask(0o077)
-        cp = ControlPlane(data_dir=data_dir, port=port, nodes=nodes, ingress_port=ingress_port,
-                          components=wanted)
+        try:
+            cp = ControlPlane(data_dir=data_dir, port=port, nodes=nodes,
+                              ingress_port=ingress_port, components=wanted,
+                              disable_admission_plugins=tuple(
+                                  n for n in disable_admission_plugins.split(",") if n))
+        except ValueError as exc:
+            raise CLIError(str(exc)) from None
         try:
             cp.start()
         except (RuntimeError, TimeoutError) as exc:
@@ -141,6 +147,8 @@ def up(data_dir: Path, port: int, foreground: bool, nodes: str | None,
            "--components", components]
     if nodes:
         cmd += ["--nodes", nodes]
+    if disable_admission_plugins:
+        cmd += ["--disable-admission-plugins", disable_admission_plugins]
     with open(os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab") as log:
         os.fchmod(log.fileno(), 0o600)
         proc = subprocess.Popen(cmd, stdout=log, stderr=log, stdin=subprocess.DEVNULL,
@@ -251,8 +259,12 @@ def add_commands(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> 
     p.add_argument("--components", default=",".join(ALL_COMPONENTS),
                    help="what runs beside the API server: comma-separated from "
                         f"{','.join(ALL_COMPONENTS)}, or none")
+    p.add_argument("--disable-admission-plugins", default="", metavar="NAMES",
+                   help="admission plugins to turn off, comma-separated (kube-apiserver's "
+                        "flag; for measuring what admission costs, not for shared use)")
     p.set_defaults(func=lambda a: up(a.data_dir or default_data_dir(), a.port, a.foreground,
-                                     a.nodes, a.ingress_port, a.components))
+                                     a.nodes, a.ingress_port, a.components,
+                                     a.disable_admission_plugins))
     p = sub.add_parser("down", help="stop the embedded control plane")
     p.add_argument("--data-dir", type=Path, default=None)
     p.set_defaults(func=lambda a: down(a.data_dir or default_data_dir()))

@@ -28,7 +28,7 @@ from orchestrator.eventloop import new_event_loop
 from orchestrator.planeranges import PlaneRanges, RangeLease, recorded_ranges
 from orchestrator.settings import ALL_COMPONENTS, CONTEXT_NAME, default_data_dir
 from orchestrator.client import Client, Credentials
-from orchestrator.server.admission import Chain, PluginContext
+from orchestrator.server.admission import ORDERED_PLUGINS, Chain, PluginContext
 from orchestrator.server.admission import config as admission
 from orchestrator.server.admission.audit import AuditLog
 from orchestrator.server.app import APIServer
@@ -60,6 +60,7 @@ class ControlPlane:
         components: tuple[str, ...] = ALL_COMPONENTS,
         ingress_port: int | None = 0,
         admission_config: str | os.PathLike[str] | dict[str, Any] | None = None,
+        disable_admission_plugins: tuple[str, ...] = (),
     ) -> None:
         self.data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
         self.host = host
@@ -77,6 +78,14 @@ class ControlPlane:
         # kube-apiserver's AdmissionConfiguration (e.g. PodSecurity exemptions), checked now
         # so that a bad one fails here, in one line.
         self.admission = admission.load(admission_config)
+        # kube-apiserver's --disable-admission-plugins: the rest keep their order.
+        unknown = [n for n in disable_admission_plugins
+                   if n not in {name for name, _ in ORDERED_PLUGINS}]
+        if unknown:
+            raise ValueError(f"disable-admission-plugins plugin {unknown[0]!r} is unknown; "
+                             f"known: {', '.join(name for name, _ in ORDERED_PLUGINS)}")
+        self.admission_plugins = [(name, make) for name, make in ORDERED_PLUGINS
+                                  if name not in disable_admission_plugins]
         self.token = ""
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -220,7 +229,7 @@ class ControlPlane:
         components: list[Component] = []
         tasks: list[asyncio.Task[None]] = []
         try:
-            chain = Chain.build(PluginContext(store, self.admission),
+            chain = Chain.build(PluginContext(store, self.admission), self.admission_plugins,
                                 audit=AuditLog(self.data_dir / "audit.log"))
             ranges = self.ranges or recorded_ranges(self.data_dir)
             service = ObjectService(store, Registry(), admission=chain, ranges=ranges)

@@ -290,3 +290,28 @@ def test_an_unreadable_configuration_file_fails_in_one_line(tmp_path: Path) -> N
     with pytest.raises(ValueError, match=f"admission configuration {path}: ") as raised:
         ControlPlane(data_dir=tmp_path / "data", components=(), admission_config=path)
     assert "\n" not in str(raised.value)
+
+
+def test_an_unknown_plugin_to_disable_is_refused_by_name(tmp_path: Path) -> None:
+    with pytest.raises(ValueError) as raised:
+        ControlPlane(data_dir=tmp_path, components=(),
+                     disable_admission_plugins=("PodSecurity", "PodSecurityPolicy"))
+    assert str(raised.value).startswith(
+        "disable-admission-plugins plugin 'PodSecurityPolicy' is unknown; known: LimitRanger, ")
+    assert not (tmp_path / "state.db").exists()
+
+
+def test_a_disabled_plugin_admits_what_it_would_refuse(tmp_path: Path) -> None:
+    """kube-apiserver's --disable-admission-plugins: the benchmark's baseline is a plane with
+    the chain off, so the flag must really take each plugin out (and only it)."""
+    with ControlPlane(data_dir=tmp_path / "cp", components=(),
+                      disable_admission_plugins=("PodSecurity",)) as cp:
+        kubectl = Kubectl(cp, tmp_path / "kube")
+        kubectl.run("create", "namespace", "open")
+        kubectl.run("label", "namespace", "open", "pod-security.kubernetes.io/enforce=restricted")
+        kubectl.run("create", "-n", "open", "-f", "-",
+                    input=_pod("root", container={"securityContext": {"privileged": True}}))
+        pod = kubectl.json("get", "pod", "-n", "open", "root")
+        assert pod["spec"]["containers"][0]["securityContext"]["privileged"] is True
+        # The other plugins still run: Priority fills in the pod's priority.
+        assert pod["spec"]["priority"] == 0
