@@ -15,13 +15,8 @@ from typing import Any, Callable, Sequence
 
 from orchestrator.api.jsoncopy import json_copy
 from orchestrator.api import apply as ssa
-from orchestrator.api import certificates, defaults, errors, meta, patch, schemas, validation
-from orchestrator.api.kinds import (
-    Registry,
-    ResourceType,
-    accepted_crd_status,
-    resource_types_from_crd,
-)
+from orchestrator.api import defaults, errors, meta, patch, schemas, strategies, validation
+from orchestrator.api.kinds import Registry, ResourceType, resource_types_from_crd
 from orchestrator.api.rbac import UserInfo
 from orchestrator.api.selectors import parse_field_selector, parse_label_selector
 from orchestrator.planeranges import DEFAULT_RANGES, PlaneRanges
@@ -44,33 +39,6 @@ PATCH_TYPES = (JSON_PATCH, MERGE_PATCH, STRATEGIC_PATCH, APPLY_PATCH)
 # Fields of metadata the server owns: user writes to them are ignored, as in Kubernetes.
 _SYSTEM_META = ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds",
                 "generation", "selfLink")
-
-
-# What kube-apiserver's create strategies leave in `status` for the kinds whose clients
-# look at it before any controller writes it.
-_INITIAL_STATUS: dict[str, dict[str, Any]] = {
-    "apps/deployments": {},
-    "apps/replicasets": {"replicas": 0},
-    "batch/jobs": {},
-    "batch/cronjobs": {},
-    "/services": {"loadBalancer": {}},
-    "networking.k8s.io/ingresses": {"loadBalancer": {}},
-    "/persistentvolumeclaims": {"phase": "Pending"},
-    "/persistentvolumes": {"phase": "Pending"},
-    "policy/poddisruptionbudgets": {"disruptionsAllowed": 0, "currentHealthy": 0,
-                                    "desiredHealthy": 0, "expectedPods": 0},
-    # The status fields without `omitempty` in the Go types, zero, in Go's field order:
-    # `kubectl wait --for=jsonpath='{.status.availableReplicas}'=0` finds them at once.
-    "apps/statefulsets": {"replicas": 0, "availableReplicas": 0},
-    "apps/daemonsets": {"currentNumberScheduled": 0, "numberMisscheduled": 0,
-                        "desiredNumberScheduled": 0, "numberReady": 0},
-    "/replicationcontrollers": {"replicas": 0},
-    "autoscaling/horizontalpodautoscalers": {"desiredReplicas": 0, "currentMetrics": None},
-    "storage.k8s.io/volumeattachments": {"attached": False},
-    certificates.CSR_KEY: {},
-    "apiregistration.k8s.io/apiservices": {},
-    "admissionregistration.k8s.io/validatingadmissionpolicies": {},
-}
 
 
 @dataclass
@@ -252,17 +220,18 @@ class ObjectService:
             md["namespace"] = ns
         else:
             md.pop("namespace", None)
-        # Status is the server's and controllers' to set, except a Node's: kubelets
-        # register their node with its capacity in one create, as Kubernetes allows.
-        if rt.has_status and rt.key not in (NAMESPACE_KEY, "/nodes"):
+        strategy = strategies.for_resource(rt)
+        # Status is the server's and controllers' to set, except where the kind's strategy
+        # keeps it (a Node: kubelets register theirs with its capacity in one create).
+        if rt.has_status and not strategy.keeps_status_on_create:
             obj.pop("status", None)
-            if rt.key in _INITIAL_STATUS:
+            if strategy.initial_status is not None:
                 # A built-in status is a struct, never absent: clients such as kopf's field
                 # handlers see `{"loadBalancer": {}}` on a new Service, as on a real cluster.
-                obj["status"] = json_copy(_INITIAL_STATUS[rt.key])
+                obj["status"] = json_copy(dict(strategy.initial_status))
         defaults.apply_defaults(obj, rt)
         attrs = self._admit(rt, Operation.CREATE, ns, md["name"], obj, None, "", opts)
-        self._prepare_create(rt, obj, opts.user)
+        strategy.prepare_for_create(obj, _Lent(self, opts.user))
         warnings, obj = self._validated(rt, obj, opts)
         md = obj["metadata"]
         if attrs is not None:
@@ -329,20 +298,6 @@ class ObjectService:
         )
         return warnings, validation.prune(obj, schema)
 
-    def _prepare_create(self, rt: ResourceType, obj: dict[str, Any],
-                        user: UserInfo | None) -> None:
-        if rt.key == certificates.CSR_KEY:
-            certificates.prepare_create(obj, user)
-        elif rt.key == "/services":
-            allocation.assign_cluster_ip(obj, self.store.objects("/services"),
-                                         self.ranges.service_cidr)
-        elif rt.key == "/pods":
-            status = obj.setdefault("status", {})
-            status.setdefault("phase", "Pending")
-            status.setdefault("qosClass", allocation.qos_class(obj))
-        elif rt.key == CRD_KEY:
-            self._accept_crd(obj)
-
     def _admit(
         self, rt: ResourceType, op: Operation, ns: str, name: str, obj: dict[str, Any] | None,
         old: dict[str, Any] | None, subresource: str, opts: WriteOptions | DeleteOptions,
@@ -382,7 +337,7 @@ class ObjectService:
         rv = md.get("resourceVersion")
         if rv and rv != current["metadata"]["resourceVersion"]:
             raise self._conflict(rt, name)
-        merged = self._merge_update(rt, current, new, subresource)
+        merged = self._merge_update(rt, current, new, subresource, _Lent(self, opts.user))
         return self._commit_update(rt, current, merged, opts, subresource, operation)
 
     def _conflict(self, rt: ResourceType, name: str) -> errors.Conflict:
@@ -393,13 +348,13 @@ class ObjectService:
         )
 
     def _merge_update(
-        self, rt: ResourceType, current: dict[str, Any], new: dict[str, Any], subresource: str
+        self, rt: ResourceType, current: dict[str, Any], new: dict[str, Any], subresource: str,
+        lent: _Lent,
     ) -> dict[str, Any]:
         """The object to store: `new`, with the parts this endpoint may not change kept."""
         merged = self._merge_fields(rt, current, new, subresource)
-        if rt.key == certificates.CSR_KEY:  # spec fixed; approval and status have own rules
-            merged = certificates.prepare_update(current, new, merged, subresource, self._now())
-        return merged
+        return strategies.for_resource(rt).prepare_for_update(
+            current, new, merged, subresource, lent)
 
     def _merge_fields(
         self, rt: ResourceType, current: dict[str, Any], new: dict[str, Any], subresource: str
@@ -439,12 +394,13 @@ class ObjectService:
         subresource: str,
         operation: str,
     ) -> Result:
+        strategy = strategies.for_resource(rt)
+        lent = _Lent(self, opts.user)
         if subresource != "status":
             defaults.apply_defaults(merged, rt)
         attrs = self._admit(rt, Operation.UPDATE, current["metadata"].get("namespace", ""),
                             current["metadata"]["name"], merged, current, subresource, opts)
-        if subresource != "status" and rt.key == "/services":
-            allocation.keep_cluster_ip(merged, current)
+        strategy.begin_update(merged, current, subresource, lent)
         warnings, merged = self._validated(rt, merged, opts)
         if attrs is not None:
             attrs.obj = merged
@@ -472,8 +428,7 @@ class ObjectService:
             )
         if _same_object(merged, current):
             return Result(self.served(rt, current), warnings)
-        if rt.key == CRD_KEY:
-            self._accept_crd(merged)
+        strategy.on_update(merged, lent)
         if opts.dry_run:
             return Result(self.served(rt, merged), warnings)
         if md.get("deletionTimestamp") and not md.get("finalizers") and \
@@ -568,7 +523,7 @@ class ObjectService:
             current, applied, manager=opts.manager, force=opts.force, schema=schema,
             api_version=rt.api_version, now=now,
         )
-        merged = self._merge_update(rt, live, merged, subresource)
+        merged = self._merge_update(rt, live, merged, subresource, _Lent(self, opts.user))
         return self._commit_update(rt, live, merged, opts, subresource, "Apply")
 
     # -- delete --------------------------------------------------------------------------
@@ -599,10 +554,10 @@ class ObjectService:
             finalizers.append("orphan")
         elif opts.propagation == "Foreground" and "foregroundDeletion" not in finalizers:
             finalizers.append("foregroundDeletion")
-        graceful = self._graceful_seconds(rt, current, opts)
-        if rt.key == NAMESPACE_KEY:
-            finalizers += [f for f in (current.get("spec") or {}).get("finalizers") or []
-                           if f not in finalizers]
+        strategy = strategies.for_resource(rt)
+        lent = _Lent(self, opts.user)
+        graceful = strategy.grace_period(current, opts.grace_period, lent)
+        finalizers += [f for f in strategy.delete_finalizers(current) if f not in finalizers]
         if not finalizers and graceful == 0:
             if opts.dry_run:
                 return self.served(rt, current), True
@@ -620,30 +575,13 @@ class ObjectService:
         md["deletionGracePeriodSeconds"] = graceful
         if finalizers:
             md["finalizers"] = finalizers
-        if rt.key == NAMESPACE_KEY:
-            marked.setdefault("status", {})["phase"] = "Terminating"
+        strategy.prepare_for_delete(marked)
         if opts.dry_run:
             return self.served(rt, marked), False
         stored = self._write(rt, marked)
-        if rt.key == NAMESPACE_KEY:
-            namespaces.finalize(self, name)
-            stored = self.store.get(rt.key, "", name) or stored
+        strategy.after_mark_deleted(stored, lent)
+        stored = self.store.get(rt.key, ns, name) or stored
         return self.served(rt, stored), self.store.get(rt.key, ns, name) is None
-
-    def _graceful_seconds(
-        self, rt: ResourceType, obj: dict[str, Any], opts: DeleteOptions
-    ) -> int:
-        """Pods on a node get a grace period for their kubelet; everything else goes now."""
-        if rt.key != "/pods":
-            return 0
-        node = (obj.get("spec") or {}).get("nodeName")
-        if not node or self.store.get("/nodes", "", node) is None:
-            return 0
-        if obj.get("status", {}).get("phase") in ("Succeeded", "Failed"):
-            return 0
-        if opts.grace_period is not None:
-            return max(0, opts.grace_period)
-        return int((obj.get("spec") or {}).get("terminationGracePeriodSeconds", 30))
 
     def delete_collection(
         self, rt: ResourceType, ns: str | None, label_selector: str, field_selector: str,
@@ -664,9 +602,8 @@ class ObjectService:
         md = obj["metadata"]
         ns = md.get("namespace", "") if rt.namespaced else ""
         self.store.commit([Change(rt.key, ns, md["name"], None)])
-        if rt.key == CRD_KEY:
-            self._drop_crd(obj)
-        elif rt.namespaced:
+        strategies.for_resource(rt).after_delete(obj, _Lent(self))
+        if rt.namespaced:
             namespaces.maybe_finish(self, ns)
 
     def _write(self, rt: ResourceType, obj: dict[str, Any],
@@ -679,14 +616,10 @@ class ObjectService:
         if obj.get("apiVersion") != storage_rt.api_version:
             obj = dict(obj, apiVersion=storage_rt.api_version)
         event = self.store.commit([Change(rt.key, ns, md["name"], obj), *also])[0]
-        if rt.key == CRD_KEY:
-            self._serve_crd(event.obj)
+        strategies.for_resource(rt).after_write(event.obj, _Lent(self))
         return event.obj
 
     # -- custom resource definitions -----------------------------------------------------
-
-    def _accept_crd(self, crd: dict[str, Any]) -> None:
-        crd["status"] = accepted_crd_status(crd, self._now())
 
     def _serve_crd(self, crd: dict[str, Any]) -> None:
         try:
@@ -708,6 +641,37 @@ class ObjectService:
         for rt in self.registry.custom_types(name):
             self._crd_schemas.pop((rt.key, rt.version), None)
         self.registry.set_custom(name, [])
+
+
+@dataclass(frozen=True)
+class _Lent:
+    """What the object service lends a strategy's hooks for one request
+    (`orchestrator.api.strategy.Context`)."""
+
+    service: ObjectService
+    user: UserInfo | None = None
+
+    def now(self) -> str:
+        return self.service._now()
+
+    def get(self, key: str, namespace: str, name: str) -> dict[str, Any] | None:
+        return self.service.store.get(key, namespace, name)
+
+    def assign_cluster_ip(self, service: dict[str, Any]) -> None:
+        allocation.assign_cluster_ip(service, self.service.store.objects("/services"),
+                                     self.service.ranges.service_cidr)
+
+    def keep_cluster_ip(self, new: dict[str, Any], old: dict[str, Any]) -> None:
+        allocation.keep_cluster_ip(new, old)
+
+    def serve_custom(self, crd: dict[str, Any]) -> None:
+        self.service._serve_crd(crd)
+
+    def drop_custom(self, crd: dict[str, Any]) -> None:
+        self.service._drop_crd(crd)
+
+    def finalize_namespace(self, name: str) -> None:
+        namespaces.finalize(self.service, name)
 
 
 def _generation_part(rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:

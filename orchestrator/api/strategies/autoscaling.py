@@ -1,0 +1,10 @@
+"""Strategies of autoscaling/v2: kube's pkg/registry/autoscaling/<kind>."""
+
+from __future__ import annotations
+
+from orchestrator.api.strategy import Strategy
+
+STRATEGIES: tuple[Strategy, ...] = (
+    Strategy("autoscaling", "HorizontalPodAutoscaler", "horizontalpodautoscalers",
+             initial_status={"desiredReplicas": 0, "currentMetrics": None}),
+)

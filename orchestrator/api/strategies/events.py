@@ -1,0 +1,9 @@
+"""Strategies of events.k8s.io/v1 (kept apart from core/v1 Event here)."""
+
+from __future__ import annotations
+
+from orchestrator.api.strategy import Strategy
+
+STRATEGIES: tuple[Strategy, ...] = (
+    Strategy("events.k8s.io", "Event", "events"),
+)

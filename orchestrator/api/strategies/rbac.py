@@ -1,0 +1,13 @@
+"""Strategies of rbac.authorization.k8s.io/v1."""
+
+from __future__ import annotations
+
+from orchestrator.api.strategy import Strategy
+
+_RBAC = "rbac.authorization.k8s.io"
+STRATEGIES: tuple[Strategy, ...] = (
+    Strategy(_RBAC, "Role", "roles"),
+    Strategy(_RBAC, "ClusterRole", "clusterroles"),
+    Strategy(_RBAC, "RoleBinding", "rolebindings"),
+    Strategy(_RBAC, "ClusterRoleBinding", "clusterrolebindings"),
+)

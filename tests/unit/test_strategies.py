@@ -1,0 +1,57 @@
+"""The strategy registry: every built-in kind has one strategy, found by resource key and
+by group and kind; custom resources get the generic one."""
+
+from __future__ import annotations
+
+from orchestrator.api import strategies
+from orchestrator.api.kinds import BUILTIN_TYPES, ResourceType
+from orchestrator.api.strategy import GENERIC
+
+# Reviews are answered on create and never stored: nothing to prepare or print.
+_REVIEWS = {"authorization.k8s.io", "authentication.k8s.io"}
+
+
+def test_every_stored_builtin_kind_has_a_strategy() -> None:
+    missing = [rt.key for rt in BUILTIN_TYPES
+               if rt.group not in _REVIEWS and strategies.for_resource(rt) is GENERIC]
+    assert missing == []
+
+
+def test_every_strategy_names_a_builtin_resource() -> None:
+    builtin = {(rt.key, rt.group, rt.kind) for rt in BUILTIN_TYPES}
+    assert [s.key for s in strategies.STRATEGIES
+            if (s.key, s.group, s.kind) not in builtin] == []
+    assert len({s.key for s in strategies.STRATEGIES}) == len(strategies.STRATEGIES)
+
+
+def test_lookups_by_key_and_by_kind_agree() -> None:
+    for rt in BUILTIN_TYPES:
+        by_kind = strategies.for_kind(rt.group, rt.kind)
+        if by_kind is not None:
+            assert strategies.for_resource(rt) is by_kind
+
+
+def test_custom_resources_get_the_generic_strategy() -> None:
+    pods = next(rt for rt in BUILTIN_TYPES if rt.key == "/pods")
+    custom = ResourceType(group="", version="v1", kind="Pod", plural="pods", singular="pod",
+                          namespaced=True, custom=True)
+    assert strategies.for_resource(pods) is not GENERIC
+    assert strategies.for_resource(custom) is GENERIC
+    assert strategies.for_kind("example.com", "Widget") is None
+
+
+def test_initial_status_is_a_template_not_shared_state() -> None:
+    service = strategies.for_kind("", "Service")
+    assert service is not None and service.initial_status == {"loadBalancer": {}}
+    assert strategies.for_kind("", "Node") is not None
+    node = strategies.for_kind("", "Node")
+    assert node is not None and node.keeps_status_on_create
+
+
+def test_namespace_delete_adds_its_spec_finalizers_and_terminates() -> None:
+    namespace = strategies.for_kind("", "Namespace")
+    assert namespace is not None
+    obj = {"metadata": {"name": "a"}, "spec": {"finalizers": ["kubernetes"]}}
+    assert namespace.delete_finalizers(obj) == ["kubernetes"]
+    namespace.prepare_for_delete(obj)
+    assert obj["status"] == {"phase": "Terminating"}
