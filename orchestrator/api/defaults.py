@@ -8,9 +8,8 @@ fill what is missing; they never overwrite what the user sent.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from typing import Any
 
-from orchestrator.api import admissionregistration, apiservices, csi
 from orchestrator.api.kinds import ResourceType
 from orchestrator.api.schema_defaults import apply_schema_defaults
 
@@ -128,7 +127,7 @@ def _pod_template_defaults(holder: Obj) -> None:
     pod_spec_defaults(_child(template, "spec"))
 
 
-def _pod(obj: Obj) -> None:
+def pod(obj: Obj) -> None:
     spec = _child(obj, "spec")
     pod_spec_defaults(spec)
     _set(spec, "enableServiceLinks", True)
@@ -163,7 +162,7 @@ def _resource_map(item: Obj, key: str) -> Obj:
     return value if isinstance(value, dict) else {}
 
 
-def _limit_range(obj: Obj) -> None:
+def limit_range(obj: Obj) -> None:
     """SetDefaults_LimitRangeItem: a Container item's `default` falls back to its `max`, and
     its `defaultRequest` to its `default`, then to its `min`."""
     for item in _dicts(_dig_list(obj, "spec", "limits")):
@@ -181,7 +180,7 @@ def _limit_range(obj: Obj) -> None:
 
 
 # --- workloads --------------------------------------------------------------------------
-def _deployment(obj: Obj) -> None:
+def deployment(obj: Obj) -> None:
     spec = _child(obj, "spec")
     _set(spec, "replicas", 1)
     strategy = _child(spec, "strategy")
@@ -195,18 +194,18 @@ def _deployment(obj: Obj) -> None:
     _pod_template_defaults(spec)
 
 
-def _replica_set(obj: Obj) -> None:
+def replica_set(obj: Obj) -> None:
     spec = _child(obj, "spec")
     _set(spec, "replicas", 1)
     _pod_template_defaults(spec)
 
 
-def _pvc_defaults(claim: Obj) -> None:
+def persistent_volume_claim(claim: Obj) -> None:
     _set(_child(claim, "spec"), "volumeMode", "Filesystem")
     _set(_child(claim, "status"), "phase", "Pending")
 
 
-def _stateful_set(obj: Obj) -> None:
+def stateful_set(obj: Obj) -> None:
     spec = _child(obj, "spec")
     _set(spec, "replicas", 1)
     _set(spec, "podManagementPolicy", "OrderedReady")
@@ -219,11 +218,11 @@ def _stateful_set(obj: Obj) -> None:
     _set(retention, "whenDeleted", "Retain")
     _set(retention, "whenScaled", "Retain")
     for claim in _dicts(spec.get("volumeClaimTemplates")):
-        _pvc_defaults(claim)
+        persistent_volume_claim(claim)
     _pod_template_defaults(spec)
 
 
-def _daemon_set(obj: Obj) -> None:
+def daemon_set(obj: Obj) -> None:
     spec = _child(obj, "spec")
     strategy = _child(spec, "updateStrategy")
     _set(strategy, "type", "RollingUpdate")
@@ -249,7 +248,7 @@ def job_spec_defaults(spec: Obj) -> None:
     _pod_template_defaults(spec)
 
 
-def _job(obj: Obj) -> None:
+def job(obj: Obj) -> None:
     spec = _child(obj, "spec")
     job_spec_defaults(spec)
     meta = obj.get("metadata")
@@ -273,7 +272,7 @@ def _generate_job_selector(spec: Obj, uid: str, name: str) -> None:
     _child(selector, "matchLabels").setdefault(JOB_UID_LABEL, uid)
 
 
-def _cron_job(obj: Obj) -> None:
+def cron_job(obj: Obj) -> None:
     spec = _child(obj, "spec")
     _set(spec, "concurrencyPolicy", "Allow")
     _set(spec, "suspend", False)
@@ -284,7 +283,7 @@ def _cron_job(obj: Obj) -> None:
 
 
 # --- services and the rest --------------------------------------------------------------
-def _service(obj: Obj) -> None:
+def service(obj: Obj) -> None:
     spec = _child(obj, "spec")
     _set(spec, "type", "ClusterIP")
     _set(spec, "sessionAffinity", "None")
@@ -307,7 +306,7 @@ def _service(obj: Obj) -> None:
     _set(spec, "ipFamilies", ["IPv4"])
 
 
-def _namespace(obj: Obj) -> None:
+def namespace(obj: Obj) -> None:
     meta = _child(obj, "metadata")
     name = meta.get("name")
     if isinstance(name, str) and name:
@@ -316,28 +315,28 @@ def _namespace(obj: Obj) -> None:
     _set(_child(obj, "status"), "phase", "Active")
 
 
-def _secret(obj: Obj) -> None:
+def secret(obj: Obj) -> None:
     _set(obj, "type", "Opaque")
 
 
-def _persistent_volume(obj: Obj) -> None:
+def persistent_volume(obj: Obj) -> None:
     spec = _child(obj, "spec")
     _set(spec, "persistentVolumeReclaimPolicy", "Retain")
     _set(spec, "volumeMode", "Filesystem")
     _set(_child(obj, "status"), "phase", "Pending")
 
 
-def _replication_controller(obj: Obj) -> None:
+def replication_controller(obj: Obj) -> None:
     spec = _child(obj, "spec")
     _set(spec, "replicas", 1)
     _pod_template_defaults(spec)
 
 
-def _pod_template(obj: Obj) -> None:
+def pod_template(obj: Obj) -> None:
     _pod_template_defaults(obj)
 
 
-def _role_binding(obj: Obj) -> None:
+def role_binding(obj: Obj) -> None:
     for subject in _dicts(obj.get("subjects")):
         if subject.get("kind") in ("User", "Group"):
             _set(subject, "apiGroup", "rbac.authorization.k8s.io")
@@ -345,55 +344,33 @@ def _role_binding(obj: Obj) -> None:
             _set(subject, "apiGroup", "")
 
 
-def _endpoints(obj: Obj) -> None:
+def endpoints(obj: Obj) -> None:
     for subset in _dicts(obj.get("subsets")):
         for port in _dicts(subset.get("ports")):
             _set(port, "protocol", "TCP")
 
 
-def _hpa(obj: Obj) -> None:
+def horizontal_pod_autoscaler(obj: Obj) -> None:
     _set(_child(obj, "spec"), "minReplicas", 1)
 
 
-_DEFAULTERS: Mapping[tuple[str, str], Callable[[Obj], None]] = {
-    ("", "Pod"): _pod,
-    ("", "PodTemplate"): _pod_template,
-    ("", "Service"): _service,
-    ("", "Namespace"): _namespace,
-    ("", "Secret"): _secret,
-    ("", "PersistentVolumeClaim"): _pvc_defaults,
-    ("", "LimitRange"): _limit_range,
-    ("", "PersistentVolume"): _persistent_volume,
-    ("", "ReplicationController"): _replication_controller,
-    ("", "Endpoints"): _endpoints,
-    ("apps", "Deployment"): _deployment,
-    ("apps", "ReplicaSet"): _replica_set,
-    ("apps", "StatefulSet"): _stateful_set,
-    ("apps", "DaemonSet"): _daemon_set,
-    ("batch", "Job"): _job,
-    ("batch", "CronJob"): _cron_job,
-    ("autoscaling", "HorizontalPodAutoscaler"): _hpa,
-    ("rbac.authorization.k8s.io", "RoleBinding"): _role_binding,
-    ("rbac.authorization.k8s.io", "ClusterRoleBinding"): _role_binding,
-}
-
-
-# The kinds whose defaults live with their rules, in a module of their own.
-_DEFAULTERS = {**_DEFAULTERS, **admissionregistration.DEFAULTERS, **apiservices.DEFAULTERS,
-               **csi.DEFAULTERS}
-
-
 def apply_defaults(obj: dict[str, Any], rt: ResourceType) -> None:
-    """Fill in the defaults of `rt`'s kind, in place; custom resources get their schema's."""
+    """Fill in the defaults of `rt`'s kind, in place; custom resources get their schema's.
+
+    The kind's defaulter is its strategy's (`orchestrator.api.strategies`), which names the
+    functions of this module."""
     if not isinstance(obj, dict):
         return
     if rt.custom:
         if rt.crd_schema:
             apply_schema_defaults(obj, rt.crd_schema)
         return
-    defaulter = _DEFAULTERS.get((rt.group, rt.kind))
-    if defaulter is not None:
-        defaulter(obj)
+    # Imported here: the strategies name this module's defaulters.
+    from orchestrator.api import strategies
+
+    strategy = strategies.for_kind(rt.group, rt.kind)
+    if strategy is not None:
+        strategy.defaults(obj)
 
 
 __all__ = [

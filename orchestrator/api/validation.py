@@ -17,13 +17,7 @@ from typing import Any
 
 import orjson
 
-from orchestrator.api import (
-    admissionregistration,
-    apiservices,
-    certificates,
-    csi,
-    validation_quota,
-)
+from orchestrator.api import admissionregistration, apiservices, certificates, csi
 from orchestrator.api.errors import (
     BadRequest,
     Cause,
@@ -626,28 +620,54 @@ def _config_key_causes(obj: Mapping[str, Any]) -> list[Cause]:
     return causes
 
 
+# The rules of the kinds above, as their strategies (orchestrator.api.strategies) name them.
+def deployment_causes(obj: Mapping[str, Any]) -> list[Cause]:
+    return _workload_causes(obj, "Deployment")
+
+
+def replica_set_causes(obj: Mapping[str, Any]) -> list[Cause]:
+    return _workload_causes(obj, "ReplicaSet")
+
+
+def stateful_set_causes(obj: Mapping[str, Any]) -> list[Cause]:
+    return _workload_causes(obj, "StatefulSet")
+
+
+def daemon_set_causes(obj: Mapping[str, Any]) -> list[Cause]:
+    return _workload_causes(obj, "DaemonSet")
+
+
+def job_causes(obj: Mapping[str, Any]) -> list[Cause]:
+    return _job_spec_causes(obj.get("spec"), "spec")
+
+
+def cron_job_causes(obj: Mapping[str, Any]) -> list[Cause]:
+    return _cronjob_causes(obj)
+
+
+def pod_causes(obj: Mapping[str, Any]) -> list[Cause]:
+    return _pod_spec_causes(obj.get("spec"), "spec")
+
+
+def service_causes(obj: Mapping[str, Any]) -> list[Cause]:
+    return _service_causes(obj)
+
+
+def config_map_causes(obj: Mapping[str, Any]) -> list[Cause]:
+    return _config_key_causes(obj) + data_size_causes(obj, "ConfigMap")
+
+
+def secret_causes(obj: Mapping[str, Any]) -> list[Cause]:
+    return _config_key_causes(obj) + data_size_causes(obj, "Secret")
+
+
 def semantic_causes(obj: Mapping[str, Any], rt: ResourceType) -> list[Cause]:
-    """The hand-written rules of the built-in kinds that users meet most."""
-    kind = rt.kind
-    if rt.group == "apps" and kind in ("Deployment", "ReplicaSet", "StatefulSet", "DaemonSet"):
-        return _workload_causes(obj, kind)
-    if rt.group == "batch" and kind == "Job":
-        return _job_spec_causes(obj.get("spec"), "spec")
-    if rt.group == "batch" and kind == "CronJob":
-        return _cronjob_causes(obj)
-    if rt.group == "" and kind == "Pod":
-        return _pod_spec_causes(obj.get("spec"), "spec")
-    if rt.group == "" and kind == "Service":
-        return _service_causes(obj)
-    if rt.group == "" and kind in ("ConfigMap", "Secret"):
-        return _config_key_causes(obj) + data_size_causes(obj, kind)
-    rules = _KIND_RULES.get((rt.group, kind))
-    return rules(obj) if rules is not None else []
+    """The hand-written rules of `rt`'s kind: its strategy's `validate`."""
+    # Imported here: the strategies name this module's rules.
+    from orchestrator.api import strategies
 
-
-# The kinds whose rules live in a module of their own.
-_KIND_RULES = {**admissionregistration.CAUSES, **apiservices.CAUSES, **certificates.CAUSES,
-               **csi.CAUSES, **validation_quota.CAUSES}
+    strategy = strategies.for_kind(rt.group, rt.kind)
+    return strategy.validate(obj) if strategy is not None else []
 
 
 # --- entry points -----------------------------------------------------------------------

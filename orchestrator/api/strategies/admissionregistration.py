@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from orchestrator.api import admissionregistration as ar
 from orchestrator.api.strategy import Strategy
 
-_GROUP = "admissionregistration.k8s.io"
+_GROUP = ar.GROUP
+
+
+def _strategy(kind: str, plural: str, **more: Any) -> Strategy:
+    """The kind's defaults and rules, from orchestrator.api.admissionregistration."""
+    key = (_GROUP, kind)
+    if key in ar.DEFAULTERS:
+        more["defaults"] = ar.DEFAULTERS[key]
+    return Strategy(_GROUP, kind, plural, validate=ar.CAUSES[key], **more)
+
+
 STRATEGIES: tuple[Strategy, ...] = (
-    Strategy(_GROUP, "ValidatingWebhookConfiguration", "validatingwebhookconfigurations"),
-    Strategy(_GROUP, "MutatingWebhookConfiguration", "mutatingwebhookconfigurations"),
-    Strategy(_GROUP, "ValidatingAdmissionPolicy", "validatingadmissionpolicies",
-             initial_status={}),
-    Strategy(_GROUP, "ValidatingAdmissionPolicyBinding", "validatingadmissionpolicybindings"),
+    _strategy("ValidatingWebhookConfiguration", "validatingwebhookconfigurations"),
+    _strategy("MutatingWebhookConfiguration", "mutatingwebhookconfigurations"),
+    _strategy("ValidatingAdmissionPolicy", "validatingadmissionpolicies", initial_status={}),
+    _strategy("ValidatingAdmissionPolicyBinding", "validatingadmissionpolicybindings"),
 )

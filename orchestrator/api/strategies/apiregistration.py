@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from orchestrator.api import apiservices
 from orchestrator.api.strategy import Strategy
 
+_KEY = (apiservices.GROUP, apiservices.KIND)
+
 STRATEGIES: tuple[Strategy, ...] = (
-    Strategy("apiregistration.k8s.io", "APIService", "apiservices", initial_status={}),
+    Strategy(apiservices.GROUP, apiservices.KIND, "apiservices", defaults=apiservices.DEFAULTERS[_KEY],
+             validate=apiservices.CAUSES[_KEY], initial_status={}),
 )

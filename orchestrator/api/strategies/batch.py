@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from orchestrator.api import defaults, validation
 from orchestrator.api.strategy import Strategy
 
 STRATEGIES: tuple[Strategy, ...] = (
-    Strategy("batch", "Job", "jobs", initial_status={}),
-    Strategy("batch", "CronJob", "cronjobs", initial_status={}),
+    Strategy("batch", "Job", "jobs", defaults=defaults.job, validate=validation.job_causes,
+             initial_status={}),
+    Strategy("batch", "CronJob", "cronjobs", defaults=defaults.cron_job,
+             validate=validation.cron_job_causes, initial_status={}),
 )

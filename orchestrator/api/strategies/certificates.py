@@ -18,6 +18,7 @@ def _prepare_update(current: Obj, new: Obj, merged: Obj, subresource: str,
 
 CERTIFICATE_SIGNING_REQUEST = Strategy(
     csr.GROUP, csr.KIND, "certificatesigningrequests",
+    validate=csr.causes,
     initial_status={},
     prepare_for_create=_prepare_create,
     prepare_for_update=_prepare_update,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from orchestrator.api import defaults, validation, validation_quota
 from orchestrator.api.quota import pods as pod_quota
 from orchestrator.api.strategy import Context, Obj, Strategy
 
@@ -27,6 +28,8 @@ def _pod_grace_period(pod: Obj, requested: int | None, ctx: Context) -> int:
 
 POD = Strategy(
     "", "Pod", "pods",
+    defaults=defaults.pod,
+    validate=validation.pod_causes,
     prepare_for_create=_prepare_pod,
     grace_period=_pod_grace_period,
 )
@@ -44,6 +47,8 @@ def _begin_service_update(merged: Obj, current: Obj, subresource: str, ctx: Cont
 
 SERVICE = Strategy(
     "", "Service", "services",
+    defaults=defaults.service,
+    validate=validation.service_causes,
     initial_status={"loadBalancer": {}},
     prepare_for_create=_prepare_service,
     begin_update=_begin_service_update,
@@ -65,6 +70,7 @@ def _finalize(namespace: Obj, ctx: Context) -> None:
 
 NAMESPACE = Strategy(
     "", "Namespace", "namespaces",
+    defaults=defaults.namespace,
     keeps_status_on_create=True,
     delete_finalizers=_namespace_finalizers,
     prepare_for_delete=_mark_terminating,
@@ -76,19 +82,22 @@ STRATEGIES: tuple[Strategy, ...] = (
     NAMESPACE,
     POD,
     SERVICE,
-    Strategy("", "Endpoints", "endpoints"),
-    Strategy("", "ConfigMap", "configmaps"),
-    Strategy("", "Secret", "secrets"),
+    Strategy("", "Endpoints", "endpoints", defaults=defaults.endpoints),
+    Strategy("", "ConfigMap", "configmaps", validate=validation.config_map_causes),
+    Strategy("", "Secret", "secrets", defaults=defaults.secret,
+             validate=validation.secret_causes),
     Strategy("", "ServiceAccount", "serviceaccounts"),
     Strategy("", "Event", "events"),
     # Kubelets register their node with its capacity in one create.
     Strategy("", "Node", "nodes", keeps_status_on_create=True),
     Strategy("", "PersistentVolumeClaim", "persistentvolumeclaims",
+             defaults=defaults.persistent_volume_claim, initial_status={"phase": "Pending"}),
+    Strategy("", "PersistentVolume", "persistentvolumes", defaults=defaults.persistent_volume,
              initial_status={"phase": "Pending"}),
-    Strategy("", "PersistentVolume", "persistentvolumes", initial_status={"phase": "Pending"}),
-    Strategy("", "LimitRange", "limitranges"),
-    Strategy("", "ResourceQuota", "resourcequotas"),
+    Strategy("", "LimitRange", "limitranges", defaults=defaults.limit_range,
+             validate=validation_quota.limit_range_causes),
+    Strategy("", "ResourceQuota", "resourcequotas", validate=validation_quota.quota_causes),
     Strategy("", "ReplicationController", "replicationcontrollers",
-             initial_status={"replicas": 0}),
-    Strategy("", "PodTemplate", "podtemplates"),
+             defaults=defaults.replication_controller, initial_status={"replicas": 0}),
+    Strategy("", "PodTemplate", "podtemplates", defaults=defaults.pod_template),
 )

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from orchestrator.api import defaults
 from orchestrator.api.strategy import Strategy
 
 _RBAC = "rbac.authorization.k8s.io"
 STRATEGIES: tuple[Strategy, ...] = (
     Strategy(_RBAC, "Role", "roles"),
     Strategy(_RBAC, "ClusterRole", "clusterroles"),
-    Strategy(_RBAC, "RoleBinding", "rolebindings"),
-    Strategy(_RBAC, "ClusterRoleBinding", "clusterrolebindings"),
+    Strategy(_RBAC, "RoleBinding", "rolebindings", defaults=defaults.role_binding),
+    Strategy(_RBAC, "ClusterRoleBinding", "clusterrolebindings",
+             defaults=defaults.role_binding),
 )

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from orchestrator.api import csi
 from orchestrator.api.strategy import Strategy
 
-_STORAGE = "storage.k8s.io"
+_STORAGE = csi.GROUP
+_DRIVER = (_STORAGE, "CSIDriver")
 STRATEGIES: tuple[Strategy, ...] = (
     Strategy(_STORAGE, "StorageClass", "storageclasses"),
-    Strategy(_STORAGE, "CSIDriver", "csidrivers"),
-    Strategy(_STORAGE, "CSINode", "csinodes"),
+    Strategy(_STORAGE, "CSIDriver", "csidrivers", defaults=csi.DEFAULTERS[_DRIVER],
+             validate=csi.CAUSES[_DRIVER]),
+    Strategy(_STORAGE, "CSINode", "csinodes", validate=csi.CAUSES[(_STORAGE, "CSINode")]),
     Strategy(_STORAGE, "VolumeAttachment", "volumeattachments",
+             validate=csi.CAUSES[(_STORAGE, "VolumeAttachment")],
              initial_status={"attached": False}),
     Strategy(_STORAGE, "CSIStorageCapacity", "csistoragecapacities"),
 )
