@@ -109,6 +109,9 @@ def _webhook_printer() -> Printer:
     )
 
 
+WEBHOOK_CONFIGURATION = _webhook_printer()
+
+
 def _param_kind(obj: Mapping[str, Any]) -> str:
     kind = mapping(obj, "spec", "paramKind")
     if not kind:
@@ -225,17 +228,3 @@ VOLUME_ATTACHMENT = Printer(
                       text(obj, "spec", "nodeName"), get(obj, "status", "attached") is True,
                       since(created(obj), now)],
 )
-
-_ADMISSION = "admissionregistration.k8s.io"
-PRINTERS: dict[tuple[str, str], Printer] = {
-    ("certificates.k8s.io", "CertificateSigningRequest"): CERTIFICATE_SIGNING_REQUEST,
-    ("apiregistration.k8s.io", "APIService"): API_SERVICE,
-    (_ADMISSION, "ValidatingWebhookConfiguration"): _webhook_printer(),
-    (_ADMISSION, "MutatingWebhookConfiguration"): _webhook_printer(),
-    (_ADMISSION, "ValidatingAdmissionPolicy"): VALIDATING_ADMISSION_POLICY,
-    (_ADMISSION, "ValidatingAdmissionPolicyBinding"): VALIDATING_ADMISSION_POLICY_BINDING,
-    ("", "PodTemplate"): POD_TEMPLATE,
-    ("storage.k8s.io", "CSIDriver"): CSI_DRIVER,
-    ("storage.k8s.io", "CSINode"): CSI_NODE,
-    ("storage.k8s.io", "VolumeAttachment"): VOLUME_ATTACHMENT,
-}

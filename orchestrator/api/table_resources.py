@@ -438,24 +438,6 @@ RESOURCE_QUOTA = Printer(
     _quota_cells,
 )
 
-PRINTERS: dict[tuple[str, str], Printer] = {
-    ("", "Service"): SERVICE,
-    ("", "Endpoints"): ENDPOINTS,
-    ("discovery.k8s.io", "EndpointSlice"): ENDPOINT_SLICE,
-    ("networking.k8s.io", "Ingress"): INGRESS,
-    ("networking.k8s.io", "IngressClass"): INGRESS_CLASS,
-    ("networking.k8s.io", "NetworkPolicy"): NETWORK_POLICY,
-    ("", "ConfigMap"): CONFIG_MAP,
-    ("", "Secret"): SECRET,
-    ("", "ServiceAccount"): SERVICE_ACCOUNT,
-    ("", "Namespace"): NAMESPACE,
-    ("", "Node"): NODE,
-    ("", "Event"): EVENT,
-    ("events.k8s.io", "Event"): EVENT,
-    ("", "PersistentVolumeClaim"): PERSISTENT_VOLUME_CLAIM,
-    ("coordination.k8s.io", "Lease"): LEASE,
-    ("scheduling.k8s.io", "PriorityClass"): PRIORITY_CLASS,
-    ("rbac.authorization.k8s.io", "RoleBinding"): _binding_printer("roleBinding"),
-    ("rbac.authorization.k8s.io", "ClusterRoleBinding"): _binding_printer("clusterRoleBinding"),
-    ("", "ResourceQuota"): RESOURCE_QUOTA,
-}
+
+ROLE_BINDING = _binding_printer("roleBinding")
+CLUSTER_ROLE_BINDING = _binding_printer("clusterRoleBinding")

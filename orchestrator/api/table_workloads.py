@@ -356,14 +356,3 @@ POD_DISRUPTION_BUDGET = Printer(
      age_column()],
     _disruption_budget_cells,
 )
-
-PRINTERS: dict[tuple[str, str], Printer] = {
-    ("", "Pod"): POD,
-    ("apps", "Deployment"): DEPLOYMENT,
-    ("apps", "ReplicaSet"): REPLICA_SET,
-    ("apps", "StatefulSet"): STATEFUL_SET,
-    ("apps", "DaemonSet"): DAEMON_SET,
-    ("batch", "Job"): JOB,
-    ("batch", "CronJob"): CRON_JOB,
-    ("policy", "PodDisruptionBudget"): POD_DISRUPTION_BUDGET,
-}

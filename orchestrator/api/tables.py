@@ -2,7 +2,8 @@
 `Accept: application/json;as=Table;v=v1;g=meta.k8s.io`.
 
 Three sources of columns, as in a real cluster:
-- built-in kinds with a kube printer (`table_workloads`, `table_resources`, `table_cluster`);
+- built-in kinds with a kube printer (`table_workloads`, `table_resources`, `table_cluster`),
+  which their strategy names (`orchestrator.api.strategies`);
 - custom resources: NAME plus the CRD version's `additionalPrinterColumns`, or NAME and AGE
   when it declares none (apiextensions-apiserver's default);
 - any other built-in kind (Role, ClusterRole, LimitRange, CustomResourceDefinition, ...): the
@@ -17,6 +18,7 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
+from orchestrator.api import strategies
 from orchestrator.api.durations import parse_timestamp, since
 from orchestrator.api.errors import BadRequest
 from orchestrator.api.jsonpath import JSONPath, JSONPathError, go_text
@@ -29,13 +31,8 @@ from orchestrator.api.table_cells import (
     name_column,
     name_of,
 )
-from orchestrator.api.table_cluster import PRINTERS as CLUSTER_PRINTERS
-from orchestrator.api.table_resources import PRINTERS as RESOURCE_PRINTERS
-from orchestrator.api.table_workloads import PRINTERS as WORKLOAD_PRINTERS
 
 INCLUDE_OBJECT = ("Metadata", "Object", "None")
-_PRINTERS: dict[tuple[str, str], Printer] = {**WORKLOAD_PRINTERS, **RESOURCE_PRINTERS,
-                                             **CLUSTER_PRINTERS}
 _DEFAULT_CR_COLUMNS = [
     {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp", "description": CREATED_DESCRIPTION}
 ]
@@ -64,7 +61,7 @@ def to_table(
     if printer_columns is not None:
         printer = custom_resource_printer(printer_columns)
     else:
-        printer = _PRINTERS.get((group, kind), _DEFAULT_PRINTER)
+        printer = _builtin_printer(kind, group) or _DEFAULT_PRINTER
     rows = [_row(printer, obj, now, include_object) for obj in objects]
     return {
         "kind": "Table",
@@ -77,7 +74,12 @@ def to_table(
 
 def has_builtin_printer(kind: str, group: str) -> bool:
     """Whether `kind` has its own columns (otherwise it gets NAME and CREATED AT)."""
-    return (group, kind) in _PRINTERS
+    return _builtin_printer(kind, group) is not None
+
+
+def _builtin_printer(kind: str, group: str) -> Printer | None:
+    strategy = strategies.for_kind(group, kind)
+    return strategy.printer if strategy is not None else None
 
 
 def _row(printer: Printer, obj: dict[str, Any], now: datetime, include_object: str) -> dict[str, Any]:

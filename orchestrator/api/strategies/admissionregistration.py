@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from orchestrator.api import admissionregistration as ar
+from orchestrator.api import table_cluster as cluster
 from orchestrator.api.strategy import Strategy
 
 _GROUP = ar.GROUP
@@ -19,8 +20,12 @@ def _strategy(kind: str, plural: str, **more: Any) -> Strategy:
 
 
 STRATEGIES: tuple[Strategy, ...] = (
-    _strategy("ValidatingWebhookConfiguration", "validatingwebhookconfigurations"),
-    _strategy("MutatingWebhookConfiguration", "mutatingwebhookconfigurations"),
-    _strategy("ValidatingAdmissionPolicy", "validatingadmissionpolicies", initial_status={}),
-    _strategy("ValidatingAdmissionPolicyBinding", "validatingadmissionpolicybindings"),
+    _strategy("ValidatingWebhookConfiguration", "validatingwebhookconfigurations",
+              printer=cluster.WEBHOOK_CONFIGURATION),
+    _strategy("MutatingWebhookConfiguration", "mutatingwebhookconfigurations",
+              printer=cluster.WEBHOOK_CONFIGURATION),
+    _strategy("ValidatingAdmissionPolicy", "validatingadmissionpolicies", initial_status={},
+              printer=cluster.VALIDATING_ADMISSION_POLICY),
+    _strategy("ValidatingAdmissionPolicyBinding", "validatingadmissionpolicybindings",
+              printer=cluster.VALIDATING_ADMISSION_POLICY_BINDING),
 )

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from orchestrator.api import apiservices
+from orchestrator.api import table_cluster as cluster
 from orchestrator.api.strategy import Strategy
 
 _KEY = (apiservices.GROUP, apiservices.KIND)
 
 STRATEGIES: tuple[Strategy, ...] = (
     Strategy(apiservices.GROUP, apiservices.KIND, "apiservices", defaults=apiservices.DEFAULTERS[_KEY],
-             validate=apiservices.CAUSES[_KEY], initial_status={}),
+             validate=apiservices.CAUSES[_KEY], initial_status={},
+             printer=cluster.API_SERVICE),
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from orchestrator.api import certificates as csr
+from orchestrator.api import table_cluster as cluster
 from orchestrator.api.strategy import Context, Obj, Strategy
 
 
@@ -19,6 +20,7 @@ def _prepare_update(current: Obj, new: Obj, merged: Obj, subresource: str,
 CERTIFICATE_SIGNING_REQUEST = Strategy(
     csr.GROUP, csr.KIND, "certificatesigningrequests",
     validate=csr.causes,
+    printer=cluster.CERTIFICATE_SIGNING_REQUEST,
     initial_status={},
     prepare_for_create=_prepare_create,
     prepare_for_update=_prepare_update,

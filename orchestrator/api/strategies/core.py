@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from orchestrator.api import defaults, validation, validation_quota
+from orchestrator.api import table_cluster as cluster
+from orchestrator.api import table_resources as resources
+from orchestrator.api import table_workloads as workloads
 from orchestrator.api.quota import pods as pod_quota
 from orchestrator.api.strategy import Context, Obj, Strategy
 
@@ -30,6 +33,7 @@ POD = Strategy(
     "", "Pod", "pods",
     defaults=defaults.pod,
     validate=validation.pod_causes,
+    printer=workloads.POD,
     prepare_for_create=_prepare_pod,
     grace_period=_pod_grace_period,
 )
@@ -49,6 +53,7 @@ SERVICE = Strategy(
     "", "Service", "services",
     defaults=defaults.service,
     validate=validation.service_causes,
+    printer=resources.SERVICE,
     initial_status={"loadBalancer": {}},
     prepare_for_create=_prepare_service,
     begin_update=_begin_service_update,
@@ -71,6 +76,7 @@ def _finalize(namespace: Obj, ctx: Context) -> None:
 NAMESPACE = Strategy(
     "", "Namespace", "namespaces",
     defaults=defaults.namespace,
+    printer=resources.NAMESPACE,
     keeps_status_on_create=True,
     delete_finalizers=_namespace_finalizers,
     prepare_for_delete=_mark_terminating,
@@ -82,22 +88,27 @@ STRATEGIES: tuple[Strategy, ...] = (
     NAMESPACE,
     POD,
     SERVICE,
-    Strategy("", "Endpoints", "endpoints", defaults=defaults.endpoints),
-    Strategy("", "ConfigMap", "configmaps", validate=validation.config_map_causes),
+    Strategy("", "Endpoints", "endpoints", defaults=defaults.endpoints,
+             printer=resources.ENDPOINTS),
+    Strategy("", "ConfigMap", "configmaps", validate=validation.config_map_causes,
+             printer=resources.CONFIG_MAP),
     Strategy("", "Secret", "secrets", defaults=defaults.secret,
-             validate=validation.secret_causes),
-    Strategy("", "ServiceAccount", "serviceaccounts"),
-    Strategy("", "Event", "events"),
+             validate=validation.secret_causes, printer=resources.SECRET),
+    Strategy("", "ServiceAccount", "serviceaccounts", printer=resources.SERVICE_ACCOUNT),
+    Strategy("", "Event", "events", printer=resources.EVENT),
     # Kubelets register their node with its capacity in one create.
-    Strategy("", "Node", "nodes", keeps_status_on_create=True),
+    Strategy("", "Node", "nodes", keeps_status_on_create=True, printer=resources.NODE),
     Strategy("", "PersistentVolumeClaim", "persistentvolumeclaims",
-             defaults=defaults.persistent_volume_claim, initial_status={"phase": "Pending"}),
+             defaults=defaults.persistent_volume_claim, initial_status={"phase": "Pending"},
+             printer=resources.PERSISTENT_VOLUME_CLAIM),
     Strategy("", "PersistentVolume", "persistentvolumes", defaults=defaults.persistent_volume,
              initial_status={"phase": "Pending"}),
     Strategy("", "LimitRange", "limitranges", defaults=defaults.limit_range,
              validate=validation_quota.limit_range_causes),
-    Strategy("", "ResourceQuota", "resourcequotas", validate=validation_quota.quota_causes),
+    Strategy("", "ResourceQuota", "resourcequotas", validate=validation_quota.quota_causes,
+             printer=resources.RESOURCE_QUOTA),
     Strategy("", "ReplicationController", "replicationcontrollers",
              defaults=defaults.replication_controller, initial_status={"replicas": 0}),
-    Strategy("", "PodTemplate", "podtemplates", defaults=defaults.pod_template),
+    Strategy("", "PodTemplate", "podtemplates", defaults=defaults.pod_template,
+             printer=cluster.POD_TEMPLATE),
 )

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from orchestrator.api import table_resources as resources
 from orchestrator.api.strategy import Strategy
 
 STRATEGIES: tuple[Strategy, ...] = (
-    Strategy("events.k8s.io", "Event", "events"),
+    Strategy("events.k8s.io", "Event", "events", printer=resources.EVENT),
 )

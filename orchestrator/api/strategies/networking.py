@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from orchestrator.api import table_resources as resources
 from orchestrator.api.strategy import Strategy
 
 _NET = "networking.k8s.io"
 STRATEGIES: tuple[Strategy, ...] = (
-    Strategy(_NET, "Ingress", "ingresses", initial_status={"loadBalancer": {}}),
-    Strategy(_NET, "IngressClass", "ingressclasses"),
-    Strategy(_NET, "NetworkPolicy", "networkpolicies"),
-    Strategy("discovery.k8s.io", "EndpointSlice", "endpointslices"),
+    Strategy(_NET, "Ingress", "ingresses", initial_status={"loadBalancer": {}},
+             printer=resources.INGRESS),
+    Strategy(_NET, "IngressClass", "ingressclasses", printer=resources.INGRESS_CLASS),
+    Strategy(_NET, "NetworkPolicy", "networkpolicies", printer=resources.NETWORK_POLICY),
+    Strategy("discovery.k8s.io", "EndpointSlice", "endpointslices",
+             printer=resources.ENDPOINT_SLICE),
 )

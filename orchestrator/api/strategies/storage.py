@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from orchestrator.api import csi
+from orchestrator.api import table_cluster as cluster
 from orchestrator.api.strategy import Strategy
 
 _STORAGE = csi.GROUP
@@ -10,10 +11,12 @@ _DRIVER = (_STORAGE, "CSIDriver")
 STRATEGIES: tuple[Strategy, ...] = (
     Strategy(_STORAGE, "StorageClass", "storageclasses"),
     Strategy(_STORAGE, "CSIDriver", "csidrivers", defaults=csi.DEFAULTERS[_DRIVER],
-             validate=csi.CAUSES[_DRIVER]),
-    Strategy(_STORAGE, "CSINode", "csinodes", validate=csi.CAUSES[(_STORAGE, "CSINode")]),
+             validate=csi.CAUSES[_DRIVER], printer=cluster.CSI_DRIVER),
+    Strategy(_STORAGE, "CSINode", "csinodes", validate=csi.CAUSES[(_STORAGE, "CSINode")],
+             printer=cluster.CSI_NODE),
     Strategy(_STORAGE, "VolumeAttachment", "volumeattachments",
              validate=csi.CAUSES[(_STORAGE, "VolumeAttachment")],
+             printer=cluster.VOLUME_ATTACHMENT,
              initial_status={"attached": False}),
     Strategy(_STORAGE, "CSIStorageCapacity", "csistoragecapacities"),
 )
