@@ -141,44 +141,46 @@ _EVENTS_V1_LABELS = {
     "metadata.namespace": "metadata.namespace", "metadata.name": "metadata.name",
 }
 
-# Kinds with their own field-label conversion (kube's AddFieldLabelConversionFunc); for these an
-# unknown field is "field label not supported". Keys are (group, kind).
-_KIND_FIELDS: dict[tuple[str, str], dict[str, FieldGetter]] = {
-    ("", "Pod"): {
-        **_META,
-        "spec.nodeName": _path("spec", "nodeName"),
-        "spec.restartPolicy": _path("spec", "restartPolicy"),
-        "spec.schedulerName": _path("spec", "schedulerName"),
-        "spec.serviceAccountName": _path("spec", "serviceAccountName"),
-        "spec.hostNetwork": _bool_path("spec", "hostNetwork"),
-        "status.phase": _path("status", "phase"),
-        "status.podIP": _first_pod_ip,
-        "status.podIPs": lambda obj: "",  # accepted by kube, never populated in its field set
-        "status.nominatedNodeName": _path("status", "nominatedNodeName"),
-    },
-    ("", "Node"): {"metadata.name": _NAME, "spec.unschedulable": _bool_path("spec", "unschedulable")},
-    ("", "Namespace"): {"metadata.name": _NAME, "status.phase": _path("status", "phase")},
-    ("", "Secret"): {**_META, "type": _path("type")},
-    ("", "Service"): {**_META, "spec.clusterIP": _path("spec", "clusterIP"), "spec.type": _path("spec", "type")},
-    ("", "ReplicationController"): {**_META, "status.replicas": _int_path("status", "replicas")},
-    ("", "Event"): _EVENT_FIELDS,
-    ("events.k8s.io", "Event"): _EVENT_FIELDS,
-    ("apps", "ReplicaSet"): {**_META, "status.replicas": _int_path("status", "replicas")},
-    ("batch", "Job"): {**_META, "status.successful": _int_path("status", "succeeded")},
-    ("certificates.k8s.io", "CertificateSigningRequest"): {
-        "metadata.name": _NAME, "spec.signerName": _path("spec", "signerName"),
-    },
+# The field sets of the kinds with their own field-label conversion (kube's
+# AddFieldLabelConversionFunc), which their strategies name (`orchestrator.api.strategies`);
+# for these an unknown field is "field label not supported".
+POD_FIELDS: dict[str, FieldGetter] = {
+    **_META,
+    "spec.nodeName": _path("spec", "nodeName"),
+    "spec.restartPolicy": _path("spec", "restartPolicy"),
+    "spec.schedulerName": _path("spec", "schedulerName"),
+    "spec.serviceAccountName": _path("spec", "serviceAccountName"),
+    "spec.hostNetwork": _bool_path("spec", "hostNetwork"),
+    "status.phase": _path("status", "phase"),
+    "status.podIP": _first_pod_ip,
+    "status.podIPs": lambda obj: "",  # accepted by kube, never populated in its field set
+    "status.nominatedNodeName": _path("status", "nominatedNodeName"),
 }
+POD_LABELS = {**{name: name for name in POD_FIELDS}, "spec.host": "spec.nodeName"}  # old v1 clients
+NODE_FIELDS: dict[str, FieldGetter] = {"metadata.name": _NAME, "spec.unschedulable": _bool_path("spec", "unschedulable")}
+NAMESPACE_FIELDS: dict[str, FieldGetter] = {"metadata.name": _NAME, "status.phase": _path("status", "phase")}
+SECRET_FIELDS: dict[str, FieldGetter] = {**_META, "type": _path("type")}
+SERVICE_FIELDS: dict[str, FieldGetter] = {
+    **_META, "spec.clusterIP": _path("spec", "clusterIP"), "spec.type": _path("spec", "type"),
+}
+REPLICAS_FIELDS: dict[str, FieldGetter] = {**_META, "status.replicas": _int_path("status", "replicas")}
+JOB_FIELDS: dict[str, FieldGetter] = {**_META, "status.successful": _int_path("status", "succeeded")}
+EVENT_FIELDS = _EVENT_FIELDS
+EVENTS_V1_LABELS = _EVENTS_V1_LABELS
+CSR_FIELDS: dict[str, FieldGetter] = {"metadata.name": _NAME, "spec.signerName": _path("spec", "signerName")}
 
 
-def _label_map(key: tuple[str, str], getters: Mapping[str, FieldGetter]) -> dict[str, str]:
-    """Field label as a client writes it -> the field name the getters know it by."""
-    if key == ("events.k8s.io", "Event"):
-        return dict(_EVENTS_V1_LABELS)
-    labels = {name: name for name in getters}
-    if key == ("", "Pod"):
-        labels["spec.host"] = "spec.nodeName"  # sent by old v1 clients
-    return labels
+def _own_fields(group: str, kind: str) -> tuple[Mapping[str, FieldGetter], dict[str, str]] | None:
+    """A kind's own getters and its labels (as clients write them -> field names), or None."""
+    # Imported here: the strategies name this module's field sets.
+    from orchestrator.api import strategies
+
+    strategy = strategies.for_kind(group, kind)
+    if strategy is None or strategy.fields is None:
+        return None
+    getters = strategy.fields
+    labels = strategy.field_labels
+    return getters, dict(labels) if labels is not None else {name: name for name in getters}
 
 
 def _is_builtin_group(group: str) -> bool:
@@ -240,17 +242,17 @@ def parse_field_selector(
     `selectable_fields` are a CRD version's selectableFields (field label -> getter, e.g. from
     `jsonpath`); custom resources also get metadata.name, and metadata.namespace when namespaced.
     """
-    key = (group, kind)
     getters: dict[str, FieldGetter]
     builtin = _is_builtin_group(group)
-    if key in _KIND_FIELDS:
-        getters = dict(_KIND_FIELDS[key])
+    own = _own_fields(group, kind)
+    if own is not None:
+        getters = dict(own[0])
     elif builtin:
         getters = dict(_META)
     else:
         getters = {"metadata.name": _NAME, **({"metadata.namespace": _NAMESPACE} if namespaced else {})}
         getters.update(selectable_fields or {})
-    labels = _label_map(key, getters)
+    labels = own[1] if own is not None else {name: name for name in getters}
     # Like apimachinery: every term is parsed first, field labels are checked afterwards.
     parsed: list[tuple[str, str, str]] = []
     for term in sorted(_split_terms(text)):
@@ -264,13 +266,13 @@ def parse_field_selector(
     requirements: list[FieldRequirement] = []
     for label, operator, value in parsed:
         if label not in labels:
-            raise BadRequest(_unsupported_field_message(label, key, builtin))
+            raise BadRequest(_unsupported_field_message(label, builtin and own is None))
         requirements.append(FieldRequirement(labels[label], value, negated=operator == "!="))
     return FieldSelector(tuple(requirements), getters)
 
 
-def _unsupported_field_message(label: str, key: tuple[str, str], builtin: bool) -> str:
-    if builtin and key not in _KIND_FIELDS:
+def _unsupported_field_message(label: str, generic_builtin: bool) -> str:
+    if generic_builtin:
         # runtime.DefaultMetaV1FieldSelectorConversion, used by kinds without their own list.
         return f'{go_quote(label)} is not a known field selector: only "metadata.name", "metadata.namespace"'
     return f"field label not supported: {label}"
@@ -278,5 +280,5 @@ def _unsupported_field_message(label: str, key: tuple[str, str], builtin: bool) 
 
 def field_selector_labels(kind: str, group: str = "") -> Sequence[str]:
     """The field labels a built-in kind supports (for docs and error hints)."""
-    key = (group, kind)
-    return sorted(_label_map(key, _KIND_FIELDS.get(key, _META)))
+    own = _own_fields(group, kind)
+    return sorted(own[1] if own is not None else _META)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from orchestrator.api import defaults, validation
+from orchestrator.api import field_selectors as fields
 from orchestrator.api import table_workloads as workloads
 from orchestrator.api.strategy import Strategy
 
@@ -12,7 +13,7 @@ STRATEGIES: tuple[Strategy, ...] = (
              printer=workloads.DEPLOYMENT),
     Strategy("apps", "ReplicaSet", "replicasets", defaults=defaults.replica_set,
              validate=validation.replica_set_causes, initial_status={"replicas": 0},
-             printer=workloads.REPLICA_SET),
+             printer=workloads.REPLICA_SET, fields=fields.REPLICAS_FIELDS),
     # The status fields without `omitempty` in the Go types, zero, in Go's field order:
     # `kubectl wait --for=jsonpath='{.status.availableReplicas}'=0` finds them at once.
     Strategy("apps", "StatefulSet", "statefulsets", defaults=defaults.stateful_set,

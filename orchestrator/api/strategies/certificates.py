@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from orchestrator.api import certificates as csr
+from orchestrator.api import field_selectors as fields
 from orchestrator.api import table_cluster as cluster
 from orchestrator.api.strategy import Context, Obj, Strategy
 
@@ -21,6 +22,7 @@ CERTIFICATE_SIGNING_REQUEST = Strategy(
     csr.GROUP, csr.KIND, "certificatesigningrequests",
     validate=csr.causes,
     printer=cluster.CERTIFICATE_SIGNING_REQUEST,
+    fields=fields.CSR_FIELDS,
     initial_status={},
     prepare_for_create=_prepare_create,
     prepare_for_update=_prepare_update,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from orchestrator.api import defaults, validation, validation_quota
+from orchestrator.api import field_selectors as fields
 from orchestrator.api import table_cluster as cluster
 from orchestrator.api import table_resources as resources
 from orchestrator.api import table_workloads as workloads
@@ -34,6 +35,8 @@ POD = Strategy(
     defaults=defaults.pod,
     validate=validation.pod_causes,
     printer=workloads.POD,
+    fields=fields.POD_FIELDS,
+    field_labels=fields.POD_LABELS,
     prepare_for_create=_prepare_pod,
     grace_period=_pod_grace_period,
 )
@@ -54,6 +57,7 @@ SERVICE = Strategy(
     defaults=defaults.service,
     validate=validation.service_causes,
     printer=resources.SERVICE,
+    fields=fields.SERVICE_FIELDS,
     initial_status={"loadBalancer": {}},
     prepare_for_create=_prepare_service,
     begin_update=_begin_service_update,
@@ -77,6 +81,7 @@ NAMESPACE = Strategy(
     "", "Namespace", "namespaces",
     defaults=defaults.namespace,
     printer=resources.NAMESPACE,
+    fields=fields.NAMESPACE_FIELDS,
     keeps_status_on_create=True,
     delete_finalizers=_namespace_finalizers,
     prepare_for_delete=_mark_terminating,
@@ -93,11 +98,13 @@ STRATEGIES: tuple[Strategy, ...] = (
     Strategy("", "ConfigMap", "configmaps", validate=validation.config_map_causes,
              printer=resources.CONFIG_MAP),
     Strategy("", "Secret", "secrets", defaults=defaults.secret,
-             validate=validation.secret_causes, printer=resources.SECRET),
+             validate=validation.secret_causes, printer=resources.SECRET,
+             fields=fields.SECRET_FIELDS),
     Strategy("", "ServiceAccount", "serviceaccounts", printer=resources.SERVICE_ACCOUNT),
-    Strategy("", "Event", "events", printer=resources.EVENT),
+    Strategy("", "Event", "events", printer=resources.EVENT, fields=fields.EVENT_FIELDS),
     # Kubelets register their node with its capacity in one create.
-    Strategy("", "Node", "nodes", keeps_status_on_create=True, printer=resources.NODE),
+    Strategy("", "Node", "nodes", keeps_status_on_create=True, printer=resources.NODE,
+             fields=fields.NODE_FIELDS),
     Strategy("", "PersistentVolumeClaim", "persistentvolumeclaims",
              defaults=defaults.persistent_volume_claim, initial_status={"phase": "Pending"},
              printer=resources.PERSISTENT_VOLUME_CLAIM),
@@ -108,7 +115,8 @@ STRATEGIES: tuple[Strategy, ...] = (
     Strategy("", "ResourceQuota", "resourcequotas", validate=validation_quota.quota_causes,
              printer=resources.RESOURCE_QUOTA),
     Strategy("", "ReplicationController", "replicationcontrollers",
-             defaults=defaults.replication_controller, initial_status={"replicas": 0}),
+             defaults=defaults.replication_controller, initial_status={"replicas": 0},
+             fields=fields.REPLICAS_FIELDS),
     Strategy("", "PodTemplate", "podtemplates", defaults=defaults.pod_template,
              printer=cluster.POD_TEMPLATE),
 )
