@@ -33,7 +33,7 @@ Output: {"_source": header, "kinds": {"apiVersion/Kind": message}, "messages": {
 a message name, or `[key kind, value kind]` for a map. `flags` is a bit set: 1 repeated,
 2 omitted from JSON when zero (`omitempty` on a non-pointer scalar, or `omitzero`), 4 inlined
 into the parent object (an embedded Go struct, e.g. Volume's VolumeSource). Only messages
-reachable from the kinds in ROOTS are kept, to keep the file small.
+reachable from the kinds in `roots()` are kept, to keep the file small.
 """
 
 from __future__ import annotations
@@ -82,40 +82,34 @@ GROUP_PACKAGES = {
     "authorization.k8s.io/v1": "authorization.v1",
 }
 
-# The kinds a request body may carry: orchestrator.api.kinds.BUILTIN_TYPES plus the
-# subresource and options bodies.
-ROOTS = {
-    "v1": ["Namespace", "Pod", "Service", "Endpoints", "ConfigMap", "Secret", "ServiceAccount",
-           "Event", "Node", "PersistentVolumeClaim", "PersistentVolume", "LimitRange",
-           "ResourceQuota", "ReplicationController", "Binding", "PodTemplate"],
-    "apps/v1": ["Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "ControllerRevision"],
-    "batch/v1": ["Job", "CronJob"],
+# Bodies a request may carry beside the served kinds: subresource and options bodies.
+EXTRA_ROOTS = {
+    "v1": ["Binding"],
     "autoscaling/v1": ["Scale"],
-    "autoscaling/v2": ["HorizontalPodAutoscaler"],
-    "networking.k8s.io/v1": ["Ingress", "IngressClass", "NetworkPolicy"],
-    "discovery.k8s.io/v1": ["EndpointSlice"],
-    "coordination.k8s.io/v1": ["Lease"],
-    "events.k8s.io/v1": ["Event"],
-    "rbac.authorization.k8s.io/v1": ["Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"],
-    "scheduling.k8s.io/v1": ["PriorityClass"],
-    "policy/v1": ["PodDisruptionBudget", "Eviction"],
-    "storage.k8s.io/v1": ["StorageClass", "CSIDriver", "CSINode", "VolumeAttachment",
-                          "CSIStorageCapacity"],
-    # `kubectl certificate approve|deny` sends the request back to its approval subresource
-    "certificates.k8s.io/v1": ["CertificateSigningRequest"],
-    "admissionregistration.k8s.io/v1": ["ValidatingWebhookConfiguration",
-                                        "MutatingWebhookConfiguration",
-                                        "ValidatingAdmissionPolicy",
-                                        "ValidatingAdmissionPolicyBinding"],
-    "apiextensions.k8s.io/v1": ["CustomResourceDefinition"],
-    "apiregistration.k8s.io/v1": ["APIService"],
+    "policy/v1": ["Eviction"],
     "meta.k8s.io/v1": ["DeleteOptions"],
-    # serviceaccounts/token (kubectl create token), `kubectl auth whoami`, TokenReview
-    "authentication.k8s.io/v1": ["TokenRequest", "SelfSubjectReview", "TokenReview"],
-    # `kubectl auth can-i` and in-cluster authorizers
-    "authorization.k8s.io/v1": ["SelfSubjectAccessReview", "SubjectAccessReview",
-                                "LocalSubjectAccessReview", "SelfSubjectRulesReview"],
+    # serviceaccounts/token (kubectl create token)
+    "authentication.k8s.io/v1": ["TokenRequest"],
+    "authorization.k8s.io/v1": ["SelfSubjectRulesReview"],
 }
+
+
+def roots() -> dict[str, list[str]]:
+    """The kinds a request body may carry, by apiVersion: every built-in kind the server
+    serves (orchestrator.api.kinds.BUILTIN_TYPES, so a new kind needs no line here) and
+    EXTRA_ROOTS."""
+    repository = str(Path(__file__).resolve().parent.parent)
+    if repository not in sys.path:  # run as `python tools/gen_protobuf_schema.py`
+        sys.path.insert(0, repository)
+    from orchestrator.api.kinds import BUILTIN_TYPES
+
+    out: dict[str, list[str]] = {}
+    for rt in BUILTIN_TYPES:
+        out.setdefault(rt.api_version, []).append(rt.kind)
+    for api_version, kinds in EXTRA_ROOTS.items():
+        out.setdefault(api_version, []).extend(kinds)
+    return out
+
 
 # Messages the decoder always needs, whether or not a root reaches them.
 ALWAYS = ("runtime.Unknown", "runtime.TypeMeta")
@@ -246,7 +240,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     messages = parse(args.protos)
     kinds = {f"{av}/{kind}": f"{GROUP_PACKAGES[av]}.{kind}"
-             for av, names in ROOTS.items() for kind in names}
+             for av, names in roots().items() for kind in names}
     keep = reachable(messages, list(kinds.values()) + list(ALWAYS))
     data = {
         "_source": {

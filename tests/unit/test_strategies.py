@@ -55,3 +55,22 @@ def test_namespace_delete_adds_its_spec_finalizers_and_terminates() -> None:
     assert namespace.delete_finalizers(obj) == ["kubernetes"]
     namespace.prepare_for_delete(obj)
     assert obj["status"] == {"phase": "Terminating"}
+
+
+def test_every_builtin_kind_is_a_protobuf_root() -> None:
+    """tools/gen_protobuf_schema.py derives its roots from BUILTIN_TYPES: the committed
+    table has exactly those kinds plus the subresource and options bodies."""
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    repository = Path(__file__).resolve().parents[2]
+    spec = importlib.util.spec_from_file_location(
+        "gen_protobuf_schema", repository / "tools" / "gen_protobuf_schema.py")
+    assert spec is not None and spec.loader is not None
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    roots = {f"{av}/{kind}" for av, kinds in tool.roots().items() for kind in kinds}
+    table = json.loads((repository / "orchestrator/api/data/protobuf_schema.json").read_text())
+    assert roots == set(table["kinds"])
+    assert {f"{rt.api_version}/{rt.kind}" for rt in BUILTIN_TYPES} <= roots
