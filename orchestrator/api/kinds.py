@@ -58,8 +58,11 @@ class ResourceType:
     @property
     def returns_deleted_object(self) -> bool:
         """Whether DELETE answers with the object rather than a Status Success (the
-        registry's `ReturnDeletedObject`)."""
-        return not self.custom and self.key in RETURNS_DELETED_OBJECT
+        registry's `ReturnDeletedObject`), as the kind's strategy says."""
+        # Imported here: the strategies are built on this module's types.
+        from orchestrator.api import strategies
+
+        return strategies.for_resource(self).returns_deleted_object
 
 
 def _rt(
@@ -186,17 +189,6 @@ BUILTIN_TYPES: tuple[ResourceType, ...] = (
     _rt("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions",
         False, ["crd", "crds"], cats=_EXTENSIONS, subs=["status"]),
 )
-
-# The resources whose registry sets `ReturnDeletedObject` (kube-apiserver's
-# pkg/registry/*/storage): DELETE answers with the object, as their OpenAPI operations
-# declare, and typed clients decode it as that kind. Every other resource answers a
-# `Status` with `status: Success` once the object is gone.
-RETURNS_DELETED_OBJECT = frozenset({
-    "/pods", "/services", "/serviceaccounts", "/namespaces", "/persistentvolumeclaims",
-    "/persistentvolumes", "/resourcequotas", "/podtemplates", "storage.k8s.io/storageclasses",
-    "storage.k8s.io/csidrivers", "storage.k8s.io/csinodes",
-    "storage.k8s.io/volumeattachments",
-})
 
 # Preferred order of groups in discovery, as kube-apiserver lists them.
 GROUP_ORDER = (

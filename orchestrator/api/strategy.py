@@ -147,6 +147,10 @@ class Strategy:
     after_mark_deleted: Callable[[Obj, Context], None] = _object_as_is
     # After the object is removed from the store.
     after_delete: Callable[[Obj, Context], None] = _object_as_is
+    # Whether DELETE answers with the object, as the kind's OpenAPI operation declares and
+    # typed clients decode it (the registry's ReturnDeletedObject); otherwise a Status
+    # Success once the object is gone.
+    returns_deleted_object: bool = False
 
     @property
     def key(self) -> str:

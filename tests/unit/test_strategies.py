@@ -74,3 +74,14 @@ def test_every_builtin_kind_is_a_protobuf_root() -> None:
     table = json.loads((repository / "orchestrator/api/data/protobuf_schema.json").read_text())
     assert roots == set(table["kinds"])
     assert {f"{rt.api_version}/{rt.kind}" for rt in BUILTIN_TYPES} <= roots
+
+
+def test_delete_answers_with_the_object_for_kube_s_return_deleted_object_kinds() -> None:
+    assert sorted(rt.key for rt in BUILTIN_TYPES if rt.returns_deleted_object) == [
+        "/namespaces", "/persistentvolumeclaims", "/persistentvolumes", "/pods",
+        "/podtemplates", "/resourcequotas", "/serviceaccounts", "/services",
+        "storage.k8s.io/csidrivers", "storage.k8s.io/csinodes",
+        "storage.k8s.io/storageclasses", "storage.k8s.io/volumeattachments"]
+    custom = ResourceType(group="", version="v1", kind="Pod", plural="pods", singular="pod",
+                          namespaced=True, custom=True)
+    assert not custom.returns_deleted_object

@@ -9,14 +9,15 @@ from orchestrator.api.strategy import Strategy
 _STORAGE = csi.GROUP
 _DRIVER = (_STORAGE, "CSIDriver")
 STRATEGIES: tuple[Strategy, ...] = (
-    Strategy(_STORAGE, "StorageClass", "storageclasses"),
+    Strategy(_STORAGE, "StorageClass", "storageclasses", returns_deleted_object=True),
     Strategy(_STORAGE, "CSIDriver", "csidrivers", defaults=csi.DEFAULTERS[_DRIVER],
-             validate=csi.CAUSES[_DRIVER], printer=cluster.CSI_DRIVER),
+             validate=csi.CAUSES[_DRIVER], printer=cluster.CSI_DRIVER,
+             returns_deleted_object=True),
     Strategy(_STORAGE, "CSINode", "csinodes", validate=csi.CAUSES[(_STORAGE, "CSINode")],
-             printer=cluster.CSI_NODE),
+             printer=cluster.CSI_NODE, returns_deleted_object=True),
     Strategy(_STORAGE, "VolumeAttachment", "volumeattachments",
              validate=csi.CAUSES[(_STORAGE, "VolumeAttachment")],
-             printer=cluster.VOLUME_ATTACHMENT,
+             printer=cluster.VOLUME_ATTACHMENT, returns_deleted_object=True,
              initial_status={"attached": False}),
     Strategy(_STORAGE, "CSIStorageCapacity", "csistoragecapacities"),
 )
