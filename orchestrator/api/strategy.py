@@ -111,6 +111,9 @@ class Strategy:
     plural: str
     # Fill in what is missing, in place (pkg/apis/<group>/v1/defaults.go).
     defaults: Defaulter = _no_defaults
+    # The rule metadata.name follows (orchestrator.api.names: "dns1123-subdomain",
+    # "dns1123-label", "dns1035-label", "path-segment").
+    name_rule: str = "dns1123-subdomain"
     # Hand-written rules beyond the schema, on create and on update (Validate and
     # ValidateUpdate say the same for every kind so far).
     validate: Rule = _no_rule

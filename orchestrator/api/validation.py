@@ -55,20 +55,19 @@ FIELD_VALIDATION_VALUES = ("", "Ignore", "Strict", "Warn")
 ANNOTATIONS_SIZE_LIMIT = 256 * 1024
 
 _RBAC_GROUP = "rbac.authorization.k8s.io"
+_PATH_SEGMENT_GROUPS = (_RBAC_GROUP, "certificates.k8s.io", "apiregistration.k8s.io")
 
 
 def name_rule_for(kind: str, group: str) -> str:
-    """The naming rule kube-apiserver applies to objects of this kind."""
-    if group == _RBAC_GROUP:
-        return "path-segment"
-    if group == "" and kind == "Namespace":
-        return "dns1123-label"
-    if group == "" and kind == "Service":
-        return "dns1035-label"  # Services are DNS-1035 labels, stricter than RFC 1123
-    if group in ("certificates.k8s.io", "apiregistration.k8s.io"):
-        # CSR names are free-form; an APIService's is `<version>.<group>` (`v1.` for core).
-        return "path-segment"
-    return "dns1123-subdomain"
+    """The naming rule kube-apiserver applies to objects of this kind: its strategy's."""
+    # Imported here: the strategies name this module's rules.
+    from orchestrator.api import strategies
+
+    strategy = strategies.for_kind(group, kind)
+    if strategy is not None:
+        return strategy.name_rule
+    # Other kinds of the groups whose built-in kinds all take path segments, as before.
+    return "path-segment" if group in _PATH_SEGMENT_GROUPS else "dns1123-subdomain"
 
 
 def validate_name(

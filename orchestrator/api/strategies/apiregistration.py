@@ -9,7 +9,9 @@ from orchestrator.api.strategy import Strategy
 _KEY = (apiservices.GROUP, apiservices.KIND)
 
 STRATEGIES: tuple[Strategy, ...] = (
-    Strategy(apiservices.GROUP, apiservices.KIND, "apiservices", defaults=apiservices.DEFAULTERS[_KEY],
+    Strategy(apiservices.GROUP, apiservices.KIND, "apiservices",
+             name_rule="path-segment",  # `<version>.<group>`, `v1.` for core
+             defaults=apiservices.DEFAULTERS[_KEY],
              validate=apiservices.CAUSES[_KEY], initial_status={},
              printer=cluster.API_SERVICE),
 )

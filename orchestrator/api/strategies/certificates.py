@@ -20,6 +20,7 @@ def _prepare_update(current: Obj, new: Obj, merged: Obj, subresource: str,
 
 CERTIFICATE_SIGNING_REQUEST = Strategy(
     csr.GROUP, csr.KIND, "certificatesigningrequests",
+    name_rule="path-segment",  # free-form
     validate=csr.causes,
     printer=cluster.CERTIFICATE_SIGNING_REQUEST,
     fields=fields.CSR_FIELDS,

@@ -58,6 +58,7 @@ SERVICE = Strategy(
     defaults=defaults.service,
     validate=validation.service_causes,
     printer=resources.SERVICE,
+    name_rule="dns1035-label",  # stricter than RFC 1123: a DNS-1035 label
     fields=fields.SERVICE_FIELDS,
     returns_deleted_object=True,
     initial_status={"loadBalancer": {}},
@@ -83,6 +84,7 @@ NAMESPACE = Strategy(
     "", "Namespace", "namespaces",
     defaults=defaults.namespace,
     printer=resources.NAMESPACE,
+    name_rule="dns1123-label",
     fields=fields.NAMESPACE_FIELDS,
     returns_deleted_object=True,
     keeps_status_on_create=True,

@@ -7,11 +7,12 @@ from orchestrator.api import table_resources as resources
 from orchestrator.api.strategy import Strategy
 
 _RBAC = "rbac.authorization.k8s.io"
+_NAME = "path-segment"
 STRATEGIES: tuple[Strategy, ...] = (
-    Strategy(_RBAC, "Role", "roles"),
-    Strategy(_RBAC, "ClusterRole", "clusterroles"),
-    Strategy(_RBAC, "RoleBinding", "rolebindings", defaults=defaults.role_binding,
+    Strategy(_RBAC, "Role", "roles", name_rule=_NAME),
+    Strategy(_RBAC, "ClusterRole", "clusterroles", name_rule=_NAME),
+    Strategy(_RBAC, "RoleBinding", "rolebindings", name_rule=_NAME, defaults=defaults.role_binding,
              printer=resources.ROLE_BINDING),
-    Strategy(_RBAC, "ClusterRoleBinding", "clusterrolebindings",
+    Strategy(_RBAC, "ClusterRoleBinding", "clusterrolebindings", name_rule=_NAME,
              defaults=defaults.role_binding, printer=resources.CLUSTER_ROLE_BINDING),
 )
