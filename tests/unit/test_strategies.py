@@ -3,9 +3,12 @@ by group and kind; custom resources get the generic one."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from orchestrator.api import strategies
 from orchestrator.api.kinds import BUILTIN_TYPES, ResourceType
-from orchestrator.api.strategy import GENERIC
+from orchestrator.api.rbac import UserInfo
+from orchestrator.api.strategy import GENERIC, Strategy
 
 # Reviews are answered on create and never stored: nothing to prepare or print.
 _REVIEWS = {"authorization.k8s.io", "authentication.k8s.io"}
@@ -85,3 +88,84 @@ def test_delete_answers_with_the_object_for_kube_s_return_deleted_object_kinds()
     custom = ResourceType(group="", version="v1", kind="Pod", plural="pods", singular="pod",
                           namespaced=True, custom=True)
     assert not custom.returns_deleted_object
+
+
+class _Lent:
+    """A Context for hooks that read a node list and record what they asked for."""
+
+    def __init__(self, nodes: tuple[str, ...] = ()) -> None:
+        self.nodes = nodes
+        self.user: UserInfo | None = None
+        self.asked: list[str] = []
+
+    def now(self) -> str:
+        return "2026-01-01T00:00:00Z"
+
+    def get(self, key: str, namespace: str, name: str) -> dict[str, Any] | None:
+        return {"metadata": {"name": name}} if key == "/nodes" and name in self.nodes else None
+
+    def assign_cluster_ip(self, service: dict[str, Any]) -> None:
+        self.asked.append("assign")
+
+    def keep_cluster_ip(self, new: dict[str, Any], old: dict[str, Any]) -> None:
+        self.asked.append("keep")
+
+    def serve_custom(self, crd: dict[str, Any]) -> None:
+        self.asked.append("serve")
+
+    def drop_custom(self, crd: dict[str, Any]) -> None:
+        self.asked.append("drop")
+
+    def finalize_namespace(self, name: str) -> None:
+        self.asked.append("finalize " + name)
+
+
+def _strategy(group: str, kind: str) -> Strategy:
+    found = strategies.for_kind(group, kind)
+    assert found is not None
+    return found
+
+
+def test_a_pod_waits_for_its_kubelet_only_on_a_node_that_exists() -> None:
+    pod = _strategy("", "Pod")
+    lent = _Lent(nodes=("n1",))
+    bound: dict[str, Any] = {"spec": {"nodeName": "n1"}, "status": {"phase": "Running"}}
+    assert pod.grace_period(bound, None, lent) == 30
+    assert pod.grace_period(bound, 5, lent) == 5
+    assert pod.grace_period({"spec": {"nodeName": "gone"}}, None, lent) == 0
+    assert pod.grace_period(dict(bound, status={"phase": "Succeeded"}), None, lent) == 0
+    created: dict[str, Any] = {"spec": {"containers": [{"name": "c"}]}}
+    pod.prepare_for_create(created, lent)
+    assert created["status"] == {"phase": "Pending", "qosClass": "BestEffort"}
+
+
+def test_a_service_keeps_its_cluster_ip_except_through_status() -> None:
+    service = _strategy("", "Service")
+    lent = _Lent()
+    service.prepare_for_create({}, lent)
+    service.begin_update({}, {}, "", lent)
+    service.begin_update({}, {}, "status", lent)
+    assert lent.asked == ["assign", "keep"]
+
+
+def test_a_crd_is_accepted_and_served_as_it_is_written() -> None:
+    crd = _strategy("apiextensions.k8s.io", "CustomResourceDefinition")
+    lent = _Lent()
+    obj: dict[str, Any] = {"spec": {"names": {"kind": "Widget", "plural": "widgets"},
+                                    "versions": [{"name": "v1", "storage": True}]}}
+    crd.prepare_for_create(obj, lent)
+    assert obj["status"]["storedVersions"] == ["v1"]
+    crd.after_write(obj, lent)
+    crd.after_delete(obj, lent)
+    assert lent.asked == ["serve", "drop"]
+
+
+def test_other_kinds_do_nothing_beyond_the_generic_verbs() -> None:
+    config_map = _strategy("", "ConfigMap")
+    lent = _Lent()
+    obj: dict[str, Any] = {"data": {"a": "b"}}
+    config_map.prepare_for_create(obj, lent)
+    assert config_map.prepare_for_update(obj, obj, obj, "", lent) is obj
+    assert config_map.grace_period(obj, 10, lent) == 0
+    assert config_map.delete_finalizers(obj) == []
+    assert obj == {"data": {"a": "b"}} and lent.asked == []
