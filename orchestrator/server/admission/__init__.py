@@ -6,7 +6,8 @@ subresource, the object and the stored one, the requesting user, dry-run) and ru
 
 1. the mutating phase, `Chain.admit`: every plugin with an `admit(attrs)` method, in
    order; they may change `attrs.obj` in place;
-2. the object's own preparation and schema validation;
+2. the kind's own preparation (its strategy's `prepare_for_create` or `begin_update`,
+   `orchestrator.api.strategies`) and validation (schema, then the strategy's `validate`);
 3. the validating phase, `Chain.validate`: every plugin with `validate(attrs)`, in the same
    order; they may not change the object.
 
