@@ -117,6 +117,9 @@ class Strategy:
     # Hand-written rules beyond the schema, on create and on update (Validate and
     # ValidateUpdate say the same for every kind so far).
     validate: Rule = _no_rule
+    # Schema-required fields, as (definition, field), whose absence `validate` reports in
+    # kube's own words instead of the schema walk's "Required value".
+    required_checked_here: frozenset[tuple[str, str]] = frozenset()
     # Columns for `kubectl get`; None prints NAME and CREATED AT.
     printer: Printer | None = None
     # The kind's own field-label conversion (AddFieldLabelConversionFunc): field name ->

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import re
 from dataclasses import dataclass, field
 from collections.abc import Iterable, Mapping, Sequence
@@ -17,7 +18,6 @@ from typing import Any
 
 import orjson
 
-from orchestrator.api import admissionregistration, apiservices, certificates, csi
 from orchestrator.api.errors import (
     BadRequest,
     Cause,
@@ -266,7 +266,7 @@ class _Walker:
             for name in node.required:
                 present = value.get(name)
                 missing = present is None or (not self.crd and present == "")
-                if missing and (node.ref_name, name) not in _REQUIRED_CHECKED_ELSEWHERE:
+                if missing and (node.ref_name, name) not in _required_checked_elsewhere():
                     self.found.causes.append(required(_join(path, name)))
         props = node.properties
         values_node = node.additional_properties
@@ -333,10 +333,14 @@ class _Walker:
             self.found.decode_error = message
 
 
-# ServicePort.port is optional on the wire; validation reports 0 as out of range instead.
-_REQUIRED_CHECKED_ELSEWHERE = {("io.k8s.api.core.v1.ServicePort", "port")} \
-    | admissionregistration.REQUIRED_CHECKED_HERE | apiservices.REQUIRED_CHECKED_HERE \
-    | certificates.REQUIRED_CHECKED_HERE | csi.REQUIRED_CHECKED_HERE
+@functools.cache
+def _required_checked_elsewhere() -> frozenset[tuple[str, str]]:
+    """Schema-required fields whose absence a kind's own rules report in kube's words (its
+    strategy's `required_checked_here`), so the schema walk does not report them too."""
+    # Imported here: the strategies name this module's rules.
+    from orchestrator.api import strategies
+
+    return frozenset().union(*(s.required_checked_here for s in strategies.STRATEGIES))
 
 
 def _is_type_meta(path: str) -> bool:

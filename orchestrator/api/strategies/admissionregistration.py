@@ -16,7 +16,8 @@ def _strategy(kind: str, plural: str, **more: Any) -> Strategy:
     key = (_GROUP, kind)
     if key in ar.DEFAULTERS:
         more["defaults"] = ar.DEFAULTERS[key]
-    return Strategy(_GROUP, kind, plural, validate=ar.CAUSES[key], **more)
+    return Strategy(_GROUP, kind, plural, validate=ar.CAUSES[key],
+                    required_checked_here=ar.REQUIRED_CHECKED_HERE, **more)
 
 
 STRATEGIES: tuple[Strategy, ...] = (

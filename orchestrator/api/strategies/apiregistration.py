@@ -13,5 +13,6 @@ STRATEGIES: tuple[Strategy, ...] = (
              name_rule="path-segment",  # `<version>.<group>`, `v1.` for core
              defaults=apiservices.DEFAULTERS[_KEY],
              validate=apiservices.CAUSES[_KEY], initial_status={},
+             required_checked_here=apiservices.REQUIRED_CHECKED_HERE,
              printer=cluster.API_SERVICE),
 )

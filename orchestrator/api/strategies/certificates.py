@@ -22,6 +22,7 @@ CERTIFICATE_SIGNING_REQUEST = Strategy(
     csr.GROUP, csr.KIND, "certificatesigningrequests",
     name_rule="path-segment",  # free-form
     validate=csr.causes,
+    required_checked_here=csr.REQUIRED_CHECKED_HERE,
     printer=cluster.CERTIFICATE_SIGNING_REQUEST,
     fields=fields.CSR_FIELDS,
     initial_status={},

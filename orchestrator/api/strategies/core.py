@@ -57,6 +57,8 @@ SERVICE = Strategy(
     "", "Service", "services",
     defaults=defaults.service,
     validate=validation.service_causes,
+    # ServicePort.port is optional on the wire; validation reports 0 as out of range.
+    required_checked_here=frozenset({("io.k8s.api.core.v1.ServicePort", "port")}),
     printer=resources.SERVICE,
     name_rule="dns1035-label",  # stricter than RFC 1123: a DNS-1035 label
     fields=fields.SERVICE_FIELDS,

@@ -17,6 +17,7 @@ STRATEGIES: tuple[Strategy, ...] = (
              printer=cluster.CSI_NODE, returns_deleted_object=True),
     Strategy(_STORAGE, "VolumeAttachment", "volumeattachments",
              validate=csi.CAUSES[(_STORAGE, "VolumeAttachment")],
+             required_checked_here=csi.REQUIRED_CHECKED_HERE,
              printer=cluster.VOLUME_ATTACHMENT, returns_deleted_object=True,
              initial_status={"attached": False}),
     Strategy(_STORAGE, "CSIStorageCapacity", "csistoragecapacities"),
