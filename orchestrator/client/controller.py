@@ -1,0 +1,156 @@
+"""A controller declared as data: what it reconciles, what it owns, what else it watches,
+how it observes and how it plans.
+
+The builder owns the shell every controller used to repeat: the shared informers, the
+handler that enqueues an owned object's controller (resolved through the primary's cache
+and `is_controlled_by`, as kube's resolveControllerRef checks the uid), the opening of each
+pass (get the object, nothing to do if it is gone or being deleted), the injected clock,
+and the executor for the plan's actions (`orchestrator.client.actions`). A controller
+writes `observe(client, obj)`, which only reads, and a pure `plan(obj, observed, now)`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Awaitable, Callable, Generic, Iterable, Protocol, TypeVar
+
+from orchestrator.api import errors
+from orchestrator.api.kinds import ResourceType
+from orchestrator.api.selectors import format_label_selector
+from orchestrator.api.workloads import controller_of, is_controlled_by
+from orchestrator.client.actions import Action, Kind, execute
+from orchestrator.client.api import Client
+from orchestrator.client.events import EventRecorder
+from orchestrator.client.informer import Informer, object_key
+from orchestrator.client.reconcile import Result, run_controller
+from orchestrator.client.workqueue import WorkQueue
+
+log = logging.getLogger(__name__)
+
+Obj = dict[str, Any]
+Key = tuple[str, str]
+O = TypeVar("O")
+# An extra watch's key mapping: (old, new, the primary informer) -> keys to reconcile.
+KeyMap = Callable[[Obj | None, Obj | None, Informer], Iterable[Key]]
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass(frozen=True)
+class Watch:
+    kind: Kind
+    keys: KeyMap
+
+
+@dataclass(frozen=True)
+class Declaration:
+    """`name` for logs, `component` for Events; `owns`: kinds whose controller reference
+    points at a primary (their changes enqueue it); `watches`: other kinds and how their
+    changes map to primary keys."""
+
+    name: str
+    component: str
+    primary: Kind
+    owns: tuple[Kind, ...] = ()
+    watches: tuple[Watch, ...] = ()
+
+
+class Logic(Protocol[O]):
+    def observe(self, client: Client, obj: Obj) -> Awaitable[O]: ...
+
+    def plan(self, obj: Obj, observed: O, now: datetime) -> list[Action]: ...
+
+
+def all_primaries(old: Obj | None, new: Obj | None, primaries: Informer) -> list[Key]:
+    """A key mapping for a watch whose every change may concern every primary."""
+    return list(primaries.cache)
+
+
+async def list_owned(client: Client, kind: Kind, owner: Obj,
+                     selector: Any = None) -> list[Obj]:
+    """The objects of `kind` in the owner's namespace that it controls (by uid), narrowed by
+    a label selector (a LabelSelector dict) first when one is given."""
+    rt = client.resource(kind.api_version, kind.kind)
+    label_selector = format_label_selector(selector) if selector is not None else ""
+    items, _ = await client.list(rt, owner["metadata"].get("namespace"),
+                                 label_selector=label_selector)
+    uid = owner["metadata"]["uid"]
+    return [o for o in items if is_controlled_by(o, uid)]
+
+
+class Controller(Generic[O]):
+    """The reconcile loop of one declared controller (a `Reconciler` for run_controller)."""
+
+    def __init__(self, client: Client, declaration: Declaration, logic: Logic[O], *,
+                 now: Callable[[], datetime] = utc_now, workers: int = 2) -> None:
+        self.client = client
+        self.declaration = declaration
+        self.logic = logic
+        self.now = now
+        self.workers = workers
+        self.rt: ResourceType = client.resource(declaration.primary.api_version,
+                                                declaration.primary.kind)
+        self.queue: WorkQueue[Key] = WorkQueue()
+        self.recorder = EventRecorder(client, declaration.component)
+        self.primaries = Informer.shared(client, self.rt)
+        self.primaries.add_handler(self._on_primary)
+        self.informers = [self.primaries]
+        for kind in declaration.owns:
+            informer = self._informer(kind)
+            informer.add_handler(self._on_owned)
+        for watch in declaration.watches:
+            informer = self._informer(watch.kind)
+            informer.add_handler(self._mapped(watch.keys))
+
+    def _informer(self, kind: Kind) -> Informer:
+        informer = Informer.shared(self.client,
+                                   self.client.resource(kind.api_version, kind.kind))
+        if informer not in self.informers:
+            self.informers.append(informer)
+        return informer
+
+    def _on_primary(self, etype: str, old: Obj | None, new: Obj | None) -> None:
+        obj = new or old
+        if obj is not None:
+            self.queue.add(object_key(obj))
+
+    def _on_owned(self, etype: str, old: Obj | None, new: Obj | None) -> None:
+        for obj in (old, new):
+            ref = controller_of(obj) if obj is not None else None
+            if obj is None or ref is None or ref.get("kind") != self.declaration.primary.kind:
+                continue
+            key = (obj["metadata"].get("namespace", ""), str(ref.get("name", "")))
+            owner = self.primaries.cache.get(key)
+            if owner is not None and is_controlled_by(obj, owner["metadata"].get("uid", "")):
+                self.queue.add(key)
+
+    def _mapped(self, keys: KeyMap) -> Callable[[str, Obj | None, Obj | None], None]:
+        def handler(etype: str, old: Obj | None, new: Obj | None) -> None:
+            for key in keys(old, new, self.primaries):
+                self.queue.add(key)
+        return handler
+
+    async def wait_ready(self) -> None:
+        await asyncio.gather(*(i.wait_synced() for i in self.informers))
+
+    async def run(self) -> None:
+        await run_controller(self.declaration.name, self, self.queue, self.informers,
+                             self.workers)
+
+    async def reconcile(self, key: Key) -> Result | None:
+        namespace, name = key
+        try:
+            obj = await self.client.get(self.rt, name, namespace)
+        except errors.NotFound:
+            return None
+        if obj["metadata"].get("deletionTimestamp"):
+            return None
+        observed = await self.logic.observe(self.client, obj)
+        actions = self.logic.plan(obj, observed, self.now())
+        return await execute(self.client, self.recorder, obj, self.declaration.primary,
+                             actions)
