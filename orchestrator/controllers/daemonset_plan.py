@@ -20,8 +20,14 @@ from orchestrator.api.taints import taints_of, tolerations_of, untolerated_taint
 from orchestrator.api.workloads import (
     owner_reference, pod_from_template, pod_is_available, pod_is_ready, template_hash,
 )
+from orchestrator.client import Action, Create, Delete, Kind, Record, RequeueAfter, WriteStatus
 
 Obj = dict[str, Any]
+
+DAEMONSET = Kind("apps/v1", "DaemonSet")
+POD = Kind("v1", "Pod")
+NODE = Kind("v1", "Node")
+REVISION = Kind("apps/v1", "ControllerRevision")
 
 REVISION_LABEL = "controller-revision-hash"
 GENERATION_LABEL = "pod-template-generation"
@@ -36,6 +42,13 @@ DAEMON_TOLERATIONS: list[Obj] = [
 ]
 HOST_NETWORK_TOLERATION = {"key": "node.kubernetes.io/network-unavailable",
                            "operator": "Exists", "effect": "NoSchedule"}
+
+
+@dataclass(frozen=True)
+class Observed:
+    nodes: list[Obj]
+    pods: list[Obj]  # the pods this DaemonSet controls
+    have_revision: bool  # its current ControllerRevision exists
 
 
 @dataclass
@@ -224,3 +237,27 @@ def plan(ds: Obj, nodes: list[Obj], pods: list[Obj], now: datetime,
     if status != old_status:
         result.status = status
     return result
+
+
+def actions(ds: Obj, observed: Observed, now: datetime) -> list[Action]:
+    """The plan as the controller builder's actions, in the order they are applied:
+    the revision, deletions, creations, status, then the plan's own Events."""
+    decision = plan(ds, observed.nodes, observed.pods, now, observed.have_revision)
+    uids = {p["metadata"]["name"]: p["metadata"].get("uid") for p in observed.pods}
+    out: list[Action] = []
+    if decision.revision is not None:
+        out.append(Create(REVISION, decision.revision))
+    out += [Delete(POD, name, uid=uids.get(name),
+                   on_deleted=Record("Normal", "SuccessfulDelete", "Deleted pod: {name}"))
+            for name in decision.delete_pods]
+    out += [Create(POD, pod, on_created=Record("Normal", "SuccessfulCreate", "Created pod: {name}"),
+                   on_failed=Record("Warning", "FailedCreate", "Error creating: {error}"))
+            for pod in decision.create_pods]
+    if decision.status is not None:
+        out.append(WriteStatus(decision.status))
+    out += [Record(etype, reason, message) for etype, reason, message in decision.events]
+    min_ready = int((ds.get("spec") or {}).get("minReadySeconds") or 0)
+    if min_ready and decision.status and decision.status["numberAvailable"] < \
+            decision.status["numberReady"]:
+        out.append(RequeueAfter(1.0))  # availability changes with time alone
+    return out
