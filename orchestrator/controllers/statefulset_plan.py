@@ -17,12 +17,27 @@ from typing import Any
 from orchestrator.api.workloads import (
     owner_reference, pod_from_template, pod_is_available, pod_is_ready, template_hash,
 )
+from orchestrator.client import (
+    Action, Create, Delete, Kind, Patch, Record, RequeueAfter, WriteStatus,
+)
 
 Obj = dict[str, Any]
+
+STATEFULSET = Kind("apps/v1", "StatefulSet")
+POD = Kind("v1", "Pod")
+PVC = Kind("v1", "PersistentVolumeClaim")
+REVISION = Kind("apps/v1", "ControllerRevision")
 
 REVISION_LABEL = "controller-revision-hash"
 POD_NAME_LABEL = "statefulset.kubernetes.io/pod-name"
 POD_INDEX_LABEL = "apps.kubernetes.io/pod-index"
+
+
+@dataclass(frozen=True)
+class Observed:
+    pods: list[Obj]  # the pods this StatefulSet controls
+    pvcs: list[Obj]  # every claim of its namespace
+    revisions: list[Obj]  # the ControllerRevisions it controls
 
 
 @dataclass
@@ -277,3 +292,43 @@ def plan(sts: Obj, pods: list[Obj], pvcs: list[Obj], revisions: list[Obj],
     if status != old_status:
         result.status = status
     return result
+
+
+def actions(sts: Obj, observed: Observed, now: datetime) -> list[Action]:
+    """The plan as the controller builder's actions, in the order they are applied:
+    the revision, claims, pods created then deleted, old claims and revisions, status,
+    the plan's own Events."""
+    decision = plan(sts, observed.pods, observed.pvcs, observed.revisions, now)
+    name = sts["metadata"]["name"]
+    pod_uids = {p["metadata"]["name"]: p["metadata"].get("uid") for p in observed.pods}
+    out: list[Action] = []
+    if decision.create_revision is not None:
+        out.append(Create(REVISION, decision.create_revision))
+    out += [Create(PVC, pvc, on_created=Record(
+                "Normal", "SuccessfulCreate",
+                f"create Claim {pvc['metadata']['name']} Pod in StatefulSet {name} success"))
+            for pvc in decision.create_pvcs]
+    # No provisioner: the node runtime backs claims with local folders.
+    out += [Patch(PVC, pvc_name, {"status": {"phase": "Bound"}}, subresource="status")
+            for pvc_name in decision.bind_pvcs]
+    out += [Create(POD, pod, on_created=Record(
+                "Normal", "SuccessfulCreate",
+                f"create Pod {pod['metadata']['name']} in StatefulSet {name} successful"),
+                on_failed=Record("Warning", "FailedCreate",
+                                 f"create Pod {pod['metadata']['name']} in StatefulSet {name} "
+                                 "failed error: {error}"))
+            for pod in decision.create_pods]
+    out += [Delete(POD, pod_name, uid=pod_uids.get(pod_name), on_deleted=Record(
+                "Normal", "SuccessfulDelete",
+                f"delete Pod {pod_name} in StatefulSet {name} successful"))
+            for pod_name in decision.delete_pods]
+    out += [Delete(PVC, pvc_name) for pvc_name in decision.delete_pvcs]
+    out += [Delete(REVISION, rev_name) for rev_name in decision.delete_revisions]
+    if decision.status is not None:
+        out.append(WriteStatus(decision.status))
+    out += [Record(etype, reason, message) for etype, reason, message in decision.events]
+    min_ready = int((sts.get("spec") or {}).get("minReadySeconds") or 0)
+    if min_ready and decision.status and decision.status.get("availableReplicas", 0) < \
+            decision.status.get("readyReplicas", 0):
+        out.append(RequeueAfter(1.0))  # availability changes with time alone
+    return out
