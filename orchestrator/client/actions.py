@@ -102,8 +102,9 @@ async def execute(client: Client, recorder: EventRecorder, obj: Obj, kind: Kind,
         elif isinstance(action, Record):
             await recorder.record(obj, action.type, action.reason, action.message)
         elif isinstance(action, WriteStatus):
-            await client.replace(client.resource(kind.api_version, kind.kind),
-                                 {**obj, "status": action.status}, "status")
+            # Later actions (Events, another status write) see the object as written.
+            obj = await client.replace(client.resource(kind.api_version, kind.kind),
+                                       {**obj, "status": action.status}, "status")
         elif isinstance(action, Create):
             await _create(client, recorder, obj, action)
         elif isinstance(action, Delete):

@@ -83,6 +83,10 @@ async def list_owned(client: Client, kind: Kind, owner: Obj,
     return [o for o in items if is_controlled_by(o, uid)]
 
 
+def _group(api_version: str) -> str:
+    return api_version.rpartition("/")[0]
+
+
 class Controller(Generic[O]):
     """The reconcile loop of one declared controller (a `Reconciler` for run_controller)."""
 
@@ -120,13 +124,18 @@ class Controller(Generic[O]):
             self.queue.add(object_key(obj))
 
     def _on_owned(self, etype: str, old: Obj | None, new: Obj | None) -> None:
+        primary = self.declaration.primary
         for obj in (old, new):
             ref = controller_of(obj) if obj is not None else None
-            if obj is None or ref is None or ref.get("kind") != self.declaration.primary.kind:
+            if obj is None or ref is None or ref.get("kind") != primary.kind or \
+                    _group(str(ref.get("apiVersion", ""))) != _group(primary.api_version):
                 continue
             key = (obj["metadata"].get("namespace", ""), str(ref.get("name", "")))
             owner = self.primaries.cache.get(key)
-            if owner is not None and is_controlled_by(obj, owner["metadata"].get("uid", "")):
+            # An owner not (or no longer) cached is still looked at: the pass's opening
+            # decides, and a gone owner may have pods to let go (`on_gone`). One of that
+            # name with another uid is someone else's.
+            if owner is None or is_controlled_by(obj, owner["metadata"].get("uid", "")):
                 self.queue.add(key)
 
     def _mapped(self, keys: KeyMap) -> Callable[[str, Obj | None, Obj | None], None]:
@@ -134,6 +143,13 @@ class Controller(Generic[O]):
             for key in keys(old, new, self.primaries):
                 self.queue.add(key)
         return handler
+
+    async def on_gone(self, key: Key) -> None:
+        """The primary of `key` no longer exists: nothing to do unless a controller holds
+        something on its behalf (a finalizer on its pods)."""
+
+    async def on_deleting(self, obj: Obj) -> None:
+        """The primary is being deleted: nothing to do unless a controller must let go."""
 
     async def wait_ready(self) -> None:
         await asyncio.gather(*(i.wait_synced() for i in self.informers))
@@ -147,8 +163,10 @@ class Controller(Generic[O]):
         try:
             obj = await self.client.get(self.rt, name, namespace)
         except errors.NotFound:
+            await self.on_gone(key)
             return None
         if obj["metadata"].get("deletionTimestamp"):
+            await self.on_deleting(obj)
             return None
         observed = await self.logic.observe(self.client, obj)
         actions = self.logic.plan(obj, observed, self.now())

@@ -22,8 +22,14 @@ from typing import Any, Iterable
 
 from orchestrator.api.meta import now_rfc3339, parse_time
 from orchestrator.api.workloads import condition, pod_from_template, set_condition
+from orchestrator.client import (
+    Action, Create, Delete, Kind, Patch, Record, RequeueAfter, WriteStatus,
+)
 
 Obj = dict[str, Any]
+
+JOB = Kind("batch/v1", "Job")
+POD = Kind("v1", "Pod")
 
 TRACKING_FINALIZER = "batch.kubernetes.io/job-tracking"
 INDEX_KEY = "batch.kubernetes.io/job-completion-index"
@@ -46,6 +52,12 @@ class Backoff:
             return 0.0
         wanted = min(BACKOFF_MAX, BACKOFF_BASE * 2.0 ** (self.failures - 1))
         return max(0.0, wanted - (now - self.last_failure).total_seconds())
+
+
+@dataclass(frozen=True)
+class Observed:
+    pods: list[Obj]  # the pods this Job controls
+    backoff: Backoff | None = None  # failures remembered from earlier passes
 
 
 @dataclass
@@ -530,3 +542,38 @@ def _ttl(job: Obj, now: datetime, result: JobPlan) -> None:
         result.delete_job = True
     else:
         result.wake((expires - now).total_seconds())
+
+
+def release_finalizer(pod_name: str) -> Patch:
+    """Let a pod go: remove the tracking finalizer (a pod already gone is fine)."""
+    return Patch(POD, pod_name, {"metadata": {
+        "$deleteFromPrimitiveList/finalizers": [TRACKING_FINALIZER]}}, patch_type="strategic")
+
+
+def actions(job: Obj, observed: Observed, now: datetime) -> tuple[list[Action], Backoff]:
+    """The plan as the controller builder's actions, in the order they are applied (the
+    status before finalizers come off, so a finished pod is never uncounted), and the
+    back-off to remember for the next pass."""
+    decision = plan(job, observed.pods, now, observed.backoff)
+    md = job["metadata"]
+    if decision.delete_job:  # ttlSecondsAfterFinished ran out
+        return [Delete(JOB, md["name"], uid=md["uid"], propagation="Background")], \
+            decision.backoff
+    uids = {p["metadata"]["name"]: p["metadata"].get("uid") for p in observed.pods}
+    deleted = Record("Normal", "SuccessfulDelete", "Deleted pod: {name}")
+    out: list[Action] = []
+    if decision.status is not None:
+        out.append(WriteStatus(decision.status))
+    out += [release_finalizer(name) for name in decision.remove_finalizer]
+    for name in decision.delete:
+        out += [release_finalizer(name),
+                Delete(POD, name, uid=uids.get(name), on_deleted=deleted)]
+    out += [Delete(POD, name, uid=uids.get(name), on_deleted=deleted)
+            for name in decision.terminate]
+    out += [Create(POD, pod, on_created=Record("Normal", "SuccessfulCreate", "Created pod: {name}"),
+                   on_failed=Record("Warning", "FailedCreate", "Error creating: {error}"))
+            for pod in decision.create]
+    out += [Record(e.type, e.reason, e.message) for e in decision.events]
+    if decision.requeue_after is not None:
+        out.append(RequeueAfter(decision.requeue_after))
+    return out, decision.backoff

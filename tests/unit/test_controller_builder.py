@@ -117,13 +117,17 @@ def test_reconcile_opening_and_owner_enqueue(control_plane: ControlPlane) -> Non
         assert result is not None and result.requeue_after == 1.0
         copy = await client.get(rt, "src-copy", "default")
         assert await ctrl.reconcile(("default", "src")) is None  # level-based: nothing left
-        # Owned changes enqueue the owner only when its cached uid is the reference's.
-        ctrl._on_owned("MODIFIED", None, copy)
-        assert len(ctrl.queue) == 0  # the owner is not in the (unstarted) cache
-        ctrl.primaries.cache[("default", "src")] = src
-        ctrl._on_owned("MODIFIED", None, copy)
-        assert await asyncio.wait_for(ctrl.queue.get(), 1) == ("default", "src")
-        ctrl.queue.done(("default", "src"))
+        # Owned changes enqueue the owner unless the cached one of that name has another uid.
+        for cached in (None, src):
+            if cached is not None:
+                ctrl.primaries.cache[("default", "src")] = cached
+            ctrl._on_owned("MODIFIED", None, copy)
+            assert await asyncio.wait_for(ctrl.queue.get(), 1) == ("default", "src")
+            ctrl.queue.done(("default", "src"))
+        ctrl._on_owned("MODIFIED", None, {**copy, "metadata": {**copy["metadata"],
+                       "ownerReferences": [{**copy["metadata"]["ownerReferences"][0],
+                                            "apiVersion": "example.com/v1"}]}})
+        assert len(ctrl.queue) == 0  # a ConfigMap kind of another group
         ctrl.primaries.cache[("default", "src")] = {**src, "metadata": {
             **src["metadata"], "uid": "another"}}
         ctrl._on_owned("MODIFIED", None, copy)
