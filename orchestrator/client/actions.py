@@ -78,9 +78,13 @@ class Patch:
 @dataclass(frozen=True)
 class WriteStatus:
     """Replace the reconciled object's status (PUT .../status, with its resourceVersion, so
-    a stale view is refused with a Conflict and retried)."""
+    a stale view is refused with a Conflict and retried). `created_refs` names a status
+    list that gains an ObjectReference to each object this pass created (a CronJob's
+    `active`); with `only_if_created` the write happens only when there is one to add."""
 
     status: Obj
+    created_refs: str = ""
+    only_if_created: bool = False
 
 
 @dataclass(frozen=True)
@@ -96,17 +100,26 @@ async def execute(client: Client, recorder: EventRecorder, obj: Obj, kind: Kind,
     """Apply `actions` in order for the reconciled `obj` (of `kind`); the smallest
     RequeueAfter asked for becomes the Result."""
     requeue: float | None = None
+    created: list[Obj] = []
     for action in actions:
         if isinstance(action, RequeueAfter):
             requeue = action.seconds if requeue is None else min(requeue, action.seconds)
         elif isinstance(action, Record):
             await recorder.record(obj, action.type, action.reason, action.message)
         elif isinstance(action, WriteStatus):
+            if action.only_if_created and not created:
+                continue
+            status = action.status
+            if action.created_refs and created:
+                status = {**status, action.created_refs: list(
+                    status.get(action.created_refs) or []) + [_reference(o) for o in created]}
             # Later actions (Events, another status write) see the object as written.
             obj = await client.replace(client.resource(kind.api_version, kind.kind),
-                                       {**obj, "status": action.status}, "status")
+                                       {**obj, "status": status}, "status")
         elif isinstance(action, Create):
-            await _create(client, recorder, obj, action)
+            made = await _create(client, recorder, obj, action)
+            if made is not None:
+                created.append(made)
         elif isinstance(action, Delete):
             await _delete(client, recorder, obj, action)
         else:
@@ -118,12 +131,20 @@ def _namespace(obj: Obj, namespace: str | None) -> str | None:
     return namespace if namespace is not None else (obj.get("metadata") or {}).get("namespace")
 
 
-async def _create(client: Client, recorder: EventRecorder, owner: Obj, action: Create) -> None:
+def _reference(obj: Obj) -> Obj:
+    md = obj["metadata"]
+    return {"apiVersion": obj.get("apiVersion"), "kind": obj.get("kind"), "name": md["name"],
+            "namespace": md.get("namespace"), "uid": md.get("uid"),
+            "resourceVersion": md.get("resourceVersion")}
+
+
+async def _create(client: Client, recorder: EventRecorder, owner: Obj,
+                  action: Create) -> Obj | None:
     rt = client.resource(action.kind.api_version, action.kind.kind)
     try:
         created = await client.create(rt, action.obj, _namespace(owner, action.namespace))
     except errors.AlreadyExists:
-        return
+        return None
     except errors.APIError as exc:
         if action.on_failed is not None:
             event = action.on_failed.render(error=str(exc))
@@ -132,6 +153,7 @@ async def _create(client: Client, recorder: EventRecorder, owner: Obj, action: C
     if action.on_created is not None:
         event = action.on_created.render(name=str(created["metadata"]["name"]))
         await recorder.record(owner, event.type, event.reason, event.message)
+    return created
 
 
 async def _delete(client: Client, recorder: EventRecorder, owner: Obj, action: Delete) -> None:

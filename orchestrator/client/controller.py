@@ -58,6 +58,9 @@ class Declaration:
     primary: Kind
     owns: tuple[Kind, ...] = ()
     watches: tuple[Watch, ...] = ()
+    # Most controllers leave a primary being deleted alone; a CronJob still keeps its
+    # history and status then, so its plan sees the deletionTimestamp itself.
+    skip_deleting: bool = True
 
 
 class Logic(Protocol[O]):
@@ -165,7 +168,7 @@ class Controller(Generic[O]):
         except errors.NotFound:
             await self.on_gone(key)
             return None
-        if obj["metadata"].get("deletionTimestamp"):
+        if self.declaration.skip_deleting and obj["metadata"].get("deletionTimestamp"):
             await self.on_deleting(obj)
             return None
         observed = await self.logic.observe(self.client, obj)

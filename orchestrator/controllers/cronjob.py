@@ -7,23 +7,22 @@ the same schedule time gets AlreadyExists rather than a second Job.
 
 from __future__ import annotations
 
-import asyncio
 import copy
-import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Any, Callable
 
-from orchestrator.api import errors
 from orchestrator.api.meta import now_rfc3339, parse_time
-from orchestrator.api.workloads import condition, controller_of, owner_reference
-from orchestrator.client import Client, EventRecorder, Informer, Result, WorkQueue, run_workers
+from orchestrator.api.workloads import condition, owner_reference
+from orchestrator.client import (
+    Action, Client, Controller, Create, Declaration, Delete, Kind, Record, RequeueAfter,
+    WriteStatus, list_owned, utc_now,
+)
 from orchestrator.controllers.cron_schedule import Schedule, ScheduleError, load_zone, parse
 
-log = logging.getLogger(__name__)
-
 Obj = dict[str, Any]
-Key = tuple[str, str]
+CRONJOB = Kind("batch/v1", "CronJob")
+JOB = Kind("batch/v1", "Job")
 SCHEDULED_ANNOTATION = "batch.kubernetes.io/cronjob-scheduled-timestamp"
 TOO_MANY_MISSED = 100
 
@@ -198,88 +197,45 @@ def plan(cronjob: Obj, jobs: list[Obj], now: datetime) -> CronPlan:
     return finish()
 
 
-def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+def actions(cronjob: Obj, jobs: list[Obj], now: datetime) -> list[Action]:
+    """The plan as the controller builder's actions: old Jobs deleted, the new one created
+    (its reference joins `status.active` when this pass made it), status, Events, the wake-up
+    at the next schedule time."""
+    decision = plan(cronjob, jobs, now)
+    out: list[Action] = [Delete(JOB, name, propagation="Background") for name in decision.delete]
+    if decision.create is not None:
+        out.append(Create(JOB, decision.create,
+                          on_created=Record("Normal", "SuccessfulCreate", "Created job {name}"),
+                          on_failed=Record("Warning", "FailedCreate",
+                                           "Error creating job: {error}")))
+    if decision.status is not None or decision.create is not None:
+        out.append(WriteStatus(decision.status if decision.status is not None else
+                               dict(cronjob.get("status") or {}), created_refs="active",
+                               only_if_created=decision.status is None))
+    out += [Record(etype, reason, message) for etype, reason, message in decision.events]
+    if decision.requeue_after is not None:
+        out.append(RequeueAfter(decision.requeue_after))
+    return out
 
 
-class CronJobController:
+DECLARATION = Declaration("cronjob", "cronjob-controller", CRONJOB, owns=(JOB,),
+                          skip_deleting=False)
+
+
+class CronJobLogic:
+    async def observe(self, client: Client, cronjob: Obj) -> list[Obj]:
+        return await list_owned(client, JOB, cronjob)
+
+    def plan(self, cronjob: Obj, jobs: list[Obj], now: datetime) -> list[Action]:
+        return actions(cronjob, jobs, now)
+
+
+class CronJobController(Controller[list[Obj]]):
     def __init__(self, client: Client, *, now: Callable[[], datetime] = utc_now,
                  workers: int = 2) -> None:
-        self.client = client
-        self.now = now
-        self.workers = workers
-        self.cron_rt = client.resource("batch/v1", "CronJob")
-        self.jobs_rt = client.resource("batch/v1", "Job")
-        self.cronjobs = Informer.shared(client, self.cron_rt)
-        self.jobs = Informer.shared(client, self.jobs_rt)
-        self.queue: WorkQueue[Key] = WorkQueue()
-        self.recorder = EventRecorder(client, "cronjob-controller")
-        self.cronjobs.add_handler(self._on_cronjob)
-        self.jobs.add_handler(self._on_job)
-
-    def _on_cronjob(self, etype: str, old: Obj | None, new: Obj | None) -> None:
-        obj = new or old
-        if obj is not None:
-            self.queue.add((obj["metadata"].get("namespace", ""), obj["metadata"]["name"]))
-
-    def _on_job(self, etype: str, old: Obj | None, new: Obj | None) -> None:
-        obj = new or old
-        ref = controller_of(obj) if obj else None
-        if obj is not None and ref and ref.get("kind") == "CronJob":
-            self.queue.add((obj["metadata"].get("namespace", ""), str(ref["name"])))
+        super().__init__(client, DECLARATION, CronJobLogic(), now=now, workers=workers)
 
     def poke(self) -> None:
         """Look at every CronJob now (tests call this after moving their clock)."""
-        for ns, name in list(self.cronjobs.cache):
-            self.queue.add((ns, name))
-
-    async def wait_ready(self) -> None:
-        await asyncio.gather(self.cronjobs.wait_synced(), self.jobs.wait_synced())
-
-    async def run(self) -> None:
-        tasks = [asyncio.create_task(self.cronjobs.run()), asyncio.create_task(self.jobs.run())]
-        try:
-            await self.wait_ready()
-            await run_workers("cronjob", self, self.queue, self.workers)
-        finally:
-            for t in tasks:
-                t.cancel()
-            self.queue.shutdown()
-
-    async def reconcile(self, key: Key) -> Result | None:
-        namespace, name = key
-        try:
-            cronjob = await self.client.get(self.cron_rt, name, namespace)
-        except errors.NotFound:
-            return None
-        items, _ = await self.client.list(self.jobs_rt, namespace)
-        uid = cronjob["metadata"]["uid"]
-        jobs = [j for j in items if (controller_of(j) or {}).get("uid") == uid]
-        decision = plan(cronjob, jobs, self.now())
-        for job_name_ in decision.delete:
-            try:
-                await self.client.delete(self.jobs_rt, job_name_, namespace,
-                                         propagation="Background")
-            except errors.NotFound:
-                pass
-        status = decision.status
-        if decision.create is not None:
-            try:
-                created = await self.client.create(self.jobs_rt, decision.create, namespace)
-                await self.recorder.record(cronjob, "Normal", "SuccessfulCreate",
-                                           f"Created job {created['metadata']['name']}")
-                status = dict(status or cronjob.get("status") or {})
-                status["active"] = list(status.get("active") or []) + [_job_ref(created)]
-            except errors.AlreadyExists:
-                pass  # made on an earlier pass; the next pass lists it as active
-            except errors.APIError as exc:
-                await self.recorder.record(cronjob, "Warning", "FailedCreate",
-                                           f"Error creating job: {exc}")
-                raise
-        if status is not None:
-            await self.client.replace(self.cron_rt, {**cronjob, "status": status}, "status")
-        for etype, reason, message in decision.events:
-            await self.recorder.record(cronjob, etype, reason, message)
-        if decision.requeue_after is not None:
-            return Result(requeue_after=decision.requeue_after)
-        return None
+        for key in list(self.primaries.cache):
+            self.queue.add(key)
