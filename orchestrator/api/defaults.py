@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from orchestrator.api.kinds import ResourceType
+from orchestrator.api.resource_type import ResourceType
 from orchestrator.api.schema_defaults import apply_schema_defaults
 
 JOB_UID_LABEL = "batch.kubernetes.io/controller-uid"

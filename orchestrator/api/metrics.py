@@ -19,7 +19,7 @@ from decimal import Decimal
 from typing import Any, Iterable, Mapping, Sequence
 
 from orchestrator.api.errors import BadRequest
-from orchestrator.api.kinds import ResourceType
+from orchestrator.api.resource_type import ResourceType
 from orchestrator.api.quantity import format_quantity, parse_quantity
 
 GROUP, VERSION = "metrics.k8s.io", "v1beta1"

@@ -17,7 +17,7 @@ import json
 from functools import lru_cache
 from typing import Any, Iterable, Mapping, Sequence
 
-from orchestrator.api.kinds import ResourceType
+from orchestrator.api.resource_type import ResourceType
 from orchestrator.api.schemas import (
     INT_OR_STRING_DEF,
     OBJECT_META_DEF,

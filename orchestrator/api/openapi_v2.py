@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Mapping
 
-from orchestrator.api.kinds import ResourceType
+from orchestrator.api.resource_type import ResourceType
 from orchestrator.api.openapi import component_schemas
 from orchestrator.api.schemas import INT_OR_STRING_DEF, QUANTITY_DEF, kubernetes_version
 

@@ -1,7 +1,9 @@
 """A kind's behaviour in one value: kube-apiserver's `pkg/registry/<group>/<kind>/strategy.go`.
 
-A `Strategy` carries what the API server does for one built-in kind beyond the generic
-verbs: its defaults, its semantic validation (run on create and on update), the status a
+A `Strategy` carries one built-in kind: what the API serves of it (version, scope, short
+names, categories, verbs, subresources: its `resource_type`, from which
+`orchestrator.api.kinds.BUILTIN_TYPES` is derived) and what the API server does for it
+beyond the generic verbs: its defaults, its semantic validation (run on create and on update), the status a
 new object starts with, its Table printer and field selectors, and the preparation steps of
 create, update and delete. The generic code looks a kind up (`orchestrator.api.strategies`:
 by resource key, or by group and kind) and calls the hooks; it has no per-kind branches.
@@ -28,9 +30,13 @@ from typing import Any, Protocol
 
 from orchestrator.api.errors import Cause
 from orchestrator.api.rbac import UserInfo
+from orchestrator.api.resource_type import ALL_VERBS, ResourceType
 from orchestrator.api.table_cells import Printer
 
 Obj = dict[str, Any]
+# Categories kube's registries give (kubectl get all, kubectl get api-extensions).
+ALL = ("all",)
+EXTENSIONS = ("api-extensions",)
 Defaulter = Callable[[Obj], None]
 Rule = Callable[[Mapping[str, Any]], list[Cause]]
 FieldGetter = Callable[[Mapping[str, Any]], str]
@@ -109,6 +115,14 @@ class Strategy:
     group: str  # "" for the core group
     kind: str
     plural: str
+    # What discovery says of the resource (kube's registry: NamespaceScoped, ShortNames,
+    # Categories, the verbs its storage implements, its subresources' storage).
+    version: str = "v1"
+    namespaced: bool = True
+    short_names: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    verbs: tuple[str, ...] = ALL_VERBS
+    subresources: tuple[str, ...] = ()
     # Fill in what is missing, in place (pkg/apis/<group>/v1/defaults.go).
     defaults: Defaulter = _no_defaults
     # The rule metadata.name follows (orchestrator.api.names: "dns1123-subdomain",
@@ -162,6 +176,15 @@ class Strategy:
     def key(self) -> str:
         """The resource key (`ResourceType.key`) the server looks the strategy up by."""
         return f"{self.group}/{self.plural}"
+
+    @property
+    def resource_type(self) -> ResourceType:
+        """The resource the API serves for this kind."""
+        return ResourceType(
+            group=self.group, version=self.version, kind=self.kind, plural=self.plural,
+            singular=self.kind.lower(), namespaced=self.namespaced,
+            short_names=self.short_names, categories=self.categories, verbs=self.verbs,
+            subresources=self.subresources)
 
 
 # What custom resources and built-in kinds without a module of their own get.

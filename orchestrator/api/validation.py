@@ -28,7 +28,7 @@ from orchestrator.api.errors import (
     required,
 )
 from orchestrator.api.jsonio import Memo, exact_json
-from orchestrator.api.kinds import ResourceType
+from orchestrator.api.resource_type import ResourceType
 from orchestrator.api.names import (
     CONFIG_KEY_MSG,
     DNS1035_LABEL_MSG,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from orchestrator.api import strategies
-from orchestrator.api.kinds import BUILTIN_TYPES, ResourceType
+from orchestrator.api.kinds import BUILTIN_TYPES, ResourceType, builtin_type
 from orchestrator.api.rbac import UserInfo
 from orchestrator.api.strategy import GENERIC, Strategy
 
@@ -25,6 +25,23 @@ def test_every_strategy_names_a_builtin_resource() -> None:
     assert [s.key for s in strategies.STRATEGIES
             if (s.key, s.group, s.kind) not in builtin] == []
     assert len({s.key for s in strategies.STRATEGIES}) == len(strategies.STRATEGIES)
+
+
+def test_builtin_types_are_what_the_strategies_serve_in_registry_order() -> None:
+    # One declaration per kind: the served resource comes from the strategy, so discovery
+    # lists a group's resources in the order its module declares them.
+    assert BUILTIN_TYPES == tuple(s.resource_type for s in strategies.STRATEGIES)
+    pod = strategies.for_kind("", "Pod")
+    assert pod is not None and pod.resource_type.short_names == ("po",)
+    namespace = strategies.for_kind("", "Namespace")
+    assert namespace is not None and not namespace.resource_type.namespaced
+    assert builtin_type("", "pods") == pod.resource_type
+    # Each group's resources are declared together, so no group is split across modules.
+    seen: list[str] = []
+    for rt in BUILTIN_TYPES:
+        if not seen or seen[-1] != rt.group:
+            assert rt.group not in seen, rt.key
+            seen.append(rt.group)
 
 
 def test_lookups_by_key_and_by_kind_agree() -> None:

@@ -1,17 +1,21 @@
-"""The registry of built-in kinds' strategies (`orchestrator.api.strategy.Strategy`).
+"""The registry of built-in kinds (`orchestrator.api.strategy.Strategy`).
 
-One module per API group lists its kinds' strategies; this module joins them and answers
-lookups by resource key (what the server has: `ResourceType.key`) and by group and kind
-(what defaults, validation, printing and field selectors are keyed by). A kind without a
-strategy here, and every custom resource, gets `GENERIC`: no hooks.
+Each module below lists the strategies of its API group (or groups) in `STRATEGIES`; this
+module joins them, in `_MODULES`' order, into every built-in kind the API serves
+(`orchestrator.api.kinds.BUILTIN_TYPES` is their `resource_type`s, in this order, which is
+the order discovery lists a group's resources in), and answers lookups by resource key
+(what the server has: `ResourceType.key`) and by group and kind (what defaults,
+validation, printing and field selectors are keyed by). Custom resources get `GENERIC`:
+no hooks.
 
-Adding a built-in kind: its `ResourceType` in `api/kinds.py` `BUILTIN_TYPES`, and its
-`Strategy` in the group's module below (a new group: a new module and a line in `_GROUPS`).
+Adding a built-in kind: its `Strategy` in its group's module; a new group (or a kind kept
+apart): a new module here, with its rules, printer and strategies, and a line in
+`_MODULES`. A new group sorts after the groups in `kinds.GROUP_ORDER` in discovery.
 """
 
 from __future__ import annotations
 
-from orchestrator.api.kinds import ResourceType
+from orchestrator.api.resource_type import ResourceType
 from orchestrator.api.strategies import (
     admissionregistration,
     apiextensions,
@@ -20,19 +24,38 @@ from orchestrator.api.strategies import (
     autoscaling,
     batch,
     certificates,
+    coordination,
     core,
     events,
     networking,
     policy,
     rbac,
+    reviews,
+    scheduling,
     storage,
 )
 from orchestrator.api.strategy import GENERIC, Strategy
 
-_GROUPS = (core, apps, batch, autoscaling, networking, events, rbac, policy, storage,
-           certificates, apiregistration, admissionregistration, apiextensions)
+_MODULES = (
+    core,
+    apps,
+    batch,
+    autoscaling,
+    networking,  # and discovery.k8s.io
+    coordination,
+    events,
+    rbac,
+    scheduling,
+    policy,
+    storage,
+    certificates,
+    apiregistration,
+    admissionregistration,
+    reviews,  # authorization.k8s.io, authentication.k8s.io
+    apiextensions,
+)
 
-STRATEGIES: tuple[Strategy, ...] = tuple(s for group in _GROUPS for s in group.STRATEGIES)
+STRATEGIES: tuple[Strategy, ...] = tuple(s for module in _MODULES for s in module.STRATEGIES)
 _BY_KEY: dict[str, Strategy] = {s.key: s for s in STRATEGIES}
 _BY_KIND: dict[tuple[str, str], Strategy] = {(s.group, s.kind): s for s in STRATEGIES}
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from orchestrator.api import admissionregistration as ar
 from orchestrator.api import table_cluster as cluster
-from orchestrator.api.strategy import Strategy
+from orchestrator.api.strategy import EXTENSIONS, Strategy
 
 _GROUP = ar.GROUP
 
@@ -22,11 +22,15 @@ def _strategy(kind: str, plural: str, **more: Any) -> Strategy:
 
 STRATEGIES: tuple[Strategy, ...] = (
     _strategy("ValidatingWebhookConfiguration", "validatingwebhookconfigurations",
+              namespaced=False, categories=EXTENSIONS,
               printer=cluster.WEBHOOK_CONFIGURATION),
-    _strategy("MutatingWebhookConfiguration", "mutatingwebhookconfigurations",
+    _strategy("MutatingWebhookConfiguration", "mutatingwebhookconfigurations", namespaced=False,
+              categories=EXTENSIONS,
               printer=cluster.WEBHOOK_CONFIGURATION),
-    _strategy("ValidatingAdmissionPolicy", "validatingadmissionpolicies", initial_status={},
+    _strategy("ValidatingAdmissionPolicy", "validatingadmissionpolicies", namespaced=False,
+              categories=EXTENSIONS, subresources=("status",), initial_status={},
               printer=cluster.VALIDATING_ADMISSION_POLICY),
     _strategy("ValidatingAdmissionPolicyBinding", "validatingadmissionpolicybindings",
+              namespaced=False, categories=EXTENSIONS,
               printer=cluster.VALIDATING_ADMISSION_POLICY_BINDING),
 )

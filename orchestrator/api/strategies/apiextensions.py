@@ -4,8 +4,27 @@ once)."""
 
 from __future__ import annotations
 
-from orchestrator.api.kinds import accepted_crd_status
-from orchestrator.api.strategy import Context, Obj, Strategy
+from typing import Any
+
+from orchestrator.api.strategy import EXTENSIONS, Context, Obj, Strategy
+
+
+def accepted_crd_status(crd: dict[str, Any], now: str) -> dict[str, Any]:
+    """The status a CRD gets once its names are accepted and it is served (Established)."""
+    spec = crd.get("spec") or {}
+    names = dict(spec.get("names") or {})
+    names.setdefault("singular", str(names.get("kind", "")).lower())
+    names.setdefault("listKind", f"{names.get('kind', '')}List")
+    return {
+        "acceptedNames": names,
+        "storedVersions": [v.get("name") for v in spec.get("versions") or [] if v.get("storage")],
+        "conditions": [
+            {"type": "NamesAccepted", "status": "True", "reason": "NoConflicts",
+             "message": "no conflicts found", "lastTransitionTime": now},
+            {"type": "Established", "status": "True", "reason": "InitialNamesAccepted",
+             "message": "the initial names have been accepted", "lastTransitionTime": now},
+        ],
+    }
 
 
 def _accept(crd: Obj, ctx: Context) -> None:
@@ -22,6 +41,7 @@ def _drop(crd: Obj, ctx: Context) -> None:
 
 CUSTOM_RESOURCE_DEFINITION = Strategy(
     "apiextensions.k8s.io", "CustomResourceDefinition", "customresourcedefinitions",
+    namespaced=False, short_names=("crd", "crds"), categories=EXTENSIONS, subresources=("status",),
     prepare_for_create=_accept,
     on_update=_accept,
     after_write=_serve,

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from orchestrator.api import apiservices
 from orchestrator.api import table_cluster as cluster
-from orchestrator.api.strategy import Strategy
+from orchestrator.api.strategy import EXTENSIONS, Strategy
 
 _KEY = (apiservices.GROUP, apiservices.KIND)
 
 STRATEGIES: tuple[Strategy, ...] = (
-    Strategy(apiservices.GROUP, apiservices.KIND, "apiservices",
+    Strategy(apiservices.GROUP, apiservices.KIND, "apiservices", namespaced=False,
+             categories=EXTENSIONS, subresources=("status",),
              name_rule="path-segment",  # `<version>.<group>`, `v1.` for core
              defaults=apiservices.DEFAULTERS[_KEY],
              validate=apiservices.CAUSES[_KEY], initial_status={},

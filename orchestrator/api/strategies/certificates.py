@@ -19,7 +19,8 @@ def _prepare_update(current: Obj, new: Obj, merged: Obj, subresource: str,
 
 
 CERTIFICATE_SIGNING_REQUEST = Strategy(
-    csr.GROUP, csr.KIND, "certificatesigningrequests",
+    csr.GROUP, csr.KIND, "certificatesigningrequests", namespaced=False, short_names=("csr",),
+    subresources=("status", "approval"),
     name_rule="path-segment",  # free-form
     validate=csr.causes,
     required_checked_here=csr.REQUIRED_CHECKED_HERE,

@@ -8,7 +8,8 @@ from orchestrator.api import table_cluster as cluster
 from orchestrator.api import table_resources as resources
 from orchestrator.api import table_workloads as workloads
 from orchestrator.api.quota import pods as pod_quota
-from orchestrator.api.strategy import Context, Obj, Strategy
+from orchestrator.api.resource_type import NO_COLLECTION_VERBS
+from orchestrator.api.strategy import ALL, Context, Obj, Strategy
 
 
 # --- pods -------------------------------------------------------------------------------
@@ -31,7 +32,9 @@ def _pod_grace_period(pod: Obj, requested: int | None, ctx: Context) -> int:
 
 
 POD = Strategy(
-    "", "Pod", "pods",
+    "", "Pod", "pods", short_names=("po",), categories=ALL,
+    subresources=("status", "log", "binding", "eviction", "exec", "portforward", "attach",
+                  "ephemeralcontainers", "resize"),
     defaults=defaults.pod,
     validate=validation.pod_causes,
     printer=workloads.POD,
@@ -54,7 +57,8 @@ def _begin_service_update(merged: Obj, current: Obj, subresource: str, ctx: Cont
 
 
 SERVICE = Strategy(
-    "", "Service", "services",
+    "", "Service", "services", short_names=("svc",), categories=ALL,
+    subresources=("status", "proxy"),
     defaults=defaults.service,
     validate=validation.service_causes,
     # ServicePort.port is optional on the wire; validation reports 0 as out of range.
@@ -83,7 +87,8 @@ def _finalize(namespace: Obj, ctx: Context) -> None:
 
 
 NAMESPACE = Strategy(
-    "", "Namespace", "namespaces",
+    "", "Namespace", "namespaces", namespaced=False, short_names=("ns",),
+    verbs=NO_COLLECTION_VERBS, subresources=("status", "finalize"),
     defaults=defaults.namespace,
     printer=resources.NAMESPACE,
     name_rule="dns1123-label",
@@ -100,29 +105,38 @@ STRATEGIES: tuple[Strategy, ...] = (
     NAMESPACE,
     POD,
     SERVICE,
-    Strategy("", "Endpoints", "endpoints", defaults=defaults.endpoints,
+    Strategy("", "Endpoints", "endpoints", short_names=("ep",), defaults=defaults.endpoints,
              printer=resources.ENDPOINTS),
-    Strategy("", "ConfigMap", "configmaps", validate=validation.config_map_causes,
+    Strategy("", "ConfigMap", "configmaps", short_names=("cm",),
+             validate=validation.config_map_causes,
              printer=resources.CONFIG_MAP),
     Strategy("", "Secret", "secrets", defaults=defaults.secret,
              validate=validation.secret_causes, printer=resources.SECRET,
              fields=fields.SECRET_FIELDS),
-    Strategy("", "ServiceAccount", "serviceaccounts", printer=resources.SERVICE_ACCOUNT,
+    Strategy("", "ServiceAccount", "serviceaccounts", short_names=("sa",), subresources=("token",),
+             printer=resources.SERVICE_ACCOUNT,
              returns_deleted_object=True),
-    Strategy("", "Event", "events", printer=resources.EVENT, fields=fields.EVENT_FIELDS),
+    Strategy("", "Event", "events", short_names=("ev",), printer=resources.EVENT,
+             fields=fields.EVENT_FIELDS),
     # Kubelets register their node with its capacity in one create.
-    Strategy("", "Node", "nodes", keeps_status_on_create=True, printer=resources.NODE,
+    Strategy("", "Node", "nodes", namespaced=False, short_names=("no",),
+             subresources=("status", "proxy"), keeps_status_on_create=True, printer=resources.NODE,
              fields=fields.NODE_FIELDS),
-    Strategy("", "PersistentVolumeClaim", "persistentvolumeclaims",
+    Strategy("", "PersistentVolumeClaim", "persistentvolumeclaims", short_names=("pvc",),
+             subresources=("status",),
              defaults=defaults.persistent_volume_claim, initial_status={"phase": "Pending"},
              printer=resources.PERSISTENT_VOLUME_CLAIM, returns_deleted_object=True),
-    Strategy("", "PersistentVolume", "persistentvolumes", defaults=defaults.persistent_volume,
+    Strategy("", "PersistentVolume", "persistentvolumes", namespaced=False, short_names=("pv",),
+             subresources=("status",), defaults=defaults.persistent_volume,
              initial_status={"phase": "Pending"}, returns_deleted_object=True),
-    Strategy("", "LimitRange", "limitranges", defaults=defaults.limit_range,
+    Strategy("", "LimitRange", "limitranges", short_names=("limits",),
+             defaults=defaults.limit_range,
              validate=validation_quota.limit_range_causes),
-    Strategy("", "ResourceQuota", "resourcequotas", validate=validation_quota.quota_causes,
+    Strategy("", "ResourceQuota", "resourcequotas", short_names=("quota",),
+             subresources=("status",), validate=validation_quota.quota_causes,
              printer=resources.RESOURCE_QUOTA, returns_deleted_object=True),
-    Strategy("", "ReplicationController", "replicationcontrollers",
+    Strategy("", "ReplicationController", "replicationcontrollers", short_names=("rc",),
+             categories=ALL, subresources=("status", "scale"),
              defaults=defaults.replication_controller, initial_status={"replicas": 0},
              fields=fields.REPLICAS_FIELDS),
     Strategy("", "PodTemplate", "podtemplates", defaults=defaults.pod_template,

@@ -7,6 +7,6 @@ from orchestrator.api import table_resources as resources
 from orchestrator.api.strategy import Strategy
 
 STRATEGIES: tuple[Strategy, ...] = (
-    Strategy("events.k8s.io", "Event", "events", printer=resources.EVENT,
+    Strategy("events.k8s.io", "Event", "events", short_names=("ev",), printer=resources.EVENT,
              fields=fields.EVENT_FIELDS, field_labels=fields.EVENTS_V1_LABELS),
 )

@@ -9,13 +9,17 @@ from orchestrator.api.strategy import Strategy
 _STORAGE = csi.GROUP
 _DRIVER = (_STORAGE, "CSIDriver")
 STRATEGIES: tuple[Strategy, ...] = (
-    Strategy(_STORAGE, "StorageClass", "storageclasses", returns_deleted_object=True),
-    Strategy(_STORAGE, "CSIDriver", "csidrivers", defaults=csi.DEFAULTERS[_DRIVER],
+    Strategy(_STORAGE, "StorageClass", "storageclasses", namespaced=False, short_names=("sc",),
+             returns_deleted_object=True),
+    Strategy(_STORAGE, "CSIDriver", "csidrivers", namespaced=False,
+             defaults=csi.DEFAULTERS[_DRIVER],
              validate=csi.CAUSES[_DRIVER], printer=cluster.CSI_DRIVER,
              returns_deleted_object=True),
-    Strategy(_STORAGE, "CSINode", "csinodes", validate=csi.CAUSES[(_STORAGE, "CSINode")],
+    Strategy(_STORAGE, "CSINode", "csinodes", namespaced=False,
+             validate=csi.CAUSES[(_STORAGE, "CSINode")],
              printer=cluster.CSI_NODE, returns_deleted_object=True),
-    Strategy(_STORAGE, "VolumeAttachment", "volumeattachments",
+    Strategy(_STORAGE, "VolumeAttachment", "volumeattachments", namespaced=False,
+             subresources=("status",),
              validate=csi.CAUSES[(_STORAGE, "VolumeAttachment")],
              required_checked_here=csi.REQUIRED_CHECKED_HERE,
              printer=cluster.VOLUME_ATTACHMENT, returns_deleted_object=True,
