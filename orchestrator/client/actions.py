@@ -4,7 +4,9 @@ A plan returns a list of actions; `execute` applies them in order against the AP
 error rules written once: a create that finds its object already there and a delete or
 patch that finds it gone are done (the next pass sees fresh state); a delete whose uid
 precondition fails (409) was aimed at an object since replaced, so it is done too; any other
-error stops the list and is raised, so the key is retried with back-off. A create that fails
+error stops the list and is raised, so the key is retried with back-off. A create refused
+because its namespace is terminating is done too (kube's controllers ignore that refusal),
+and a status write that finds the reconciled object gone ends the pass. A create that fails
 records its `on_failed` Event first, as kube's controllers do.
 """
 
@@ -96,9 +98,9 @@ Action = Union[Create, Delete, Patch, WriteStatus, Record, RequeueAfter]
 
 
 async def execute(client: Client, recorder: EventRecorder, obj: Obj, kind: Kind,
-                  actions: list[Action]) -> Result | None:
+                  actions: list[Action], *, field_manager: str = "") -> Result | None:
     """Apply `actions` in order for the reconciled `obj` (of `kind`); the smallest
-    RequeueAfter asked for becomes the Result."""
+    RequeueAfter asked for becomes the Result. Writes name `field_manager` when given."""
     requeue: float | None = None
     created: list[Obj] = []
     for action in actions:
@@ -113,17 +115,21 @@ async def execute(client: Client, recorder: EventRecorder, obj: Obj, kind: Kind,
             if action.created_refs and created:
                 status = {**status, action.created_refs: list(
                     status.get(action.created_refs) or []) + [_reference(o) for o in created]}
-            # Later actions (Events, another status write) see the object as written.
-            obj = await client.replace(client.resource(kind.api_version, kind.kind),
-                                       {**obj, "status": status}, "status")
+            try:
+                # Later actions (Events, another status write) see the object as written.
+                obj = await client.replace(client.resource(kind.api_version, kind.kind),
+                                           {**obj, "status": status}, "status",
+                                           field_manager=field_manager)
+            except errors.NotFound:
+                return None  # the reconciled object is gone: nothing left to do for it
         elif isinstance(action, Create):
-            made = await _create(client, recorder, obj, action)
+            made = await _create(client, recorder, obj, action, field_manager)
             if made is not None:
                 created.append(made)
         elif isinstance(action, Delete):
             await _delete(client, recorder, obj, action)
         else:
-            await _patch(client, obj, action)
+            await _patch(client, obj, action, field_manager)
     return Result(requeue_after=requeue) if requeue is not None else None
 
 
@@ -139,12 +145,20 @@ def _reference(obj: Obj) -> Obj:
 
 
 async def _create(client: Client, recorder: EventRecorder, owner: Obj,
-                  action: Create) -> Obj | None:
+                  action: Create, field_manager: str) -> Obj | None:
     rt = client.resource(action.kind.api_version, action.kind.kind)
     try:
-        created = await client.create(rt, action.obj, _namespace(owner, action.namespace))
+        created = await client.create(rt, action.obj, _namespace(owner, action.namespace),
+                                      field_manager=field_manager)
     except errors.AlreadyExists:
         return None
+    except errors.Forbidden as exc:
+        if "because it is being terminated" in str(exc):
+            return None  # the namespace is going away: nothing to make there any more
+        if action.on_failed is not None:
+            event = action.on_failed.render(error=str(exc))
+            await recorder.record(owner, event.type, event.reason, event.message)
+        raise
     except errors.APIError as exc:
         if action.on_failed is not None:
             event = action.on_failed.render(error=str(exc))
@@ -172,10 +186,11 @@ async def _delete(client: Client, recorder: EventRecorder, owner: Obj, action: D
         await recorder.record(owner, event.type, event.reason, event.message)
 
 
-async def _patch(client: Client, owner: Obj, action: Patch) -> None:
+async def _patch(client: Client, owner: Obj, action: Patch, field_manager: str) -> None:
     rt = client.resource(action.kind.api_version, action.kind.kind)
     try:
         await client.patch(rt, action.name, action.patch, _namespace(owner, action.namespace),
-                           patch_type=action.patch_type, subresource=action.subresource)
+                           patch_type=action.patch_type, subresource=action.subresource,
+                           field_manager=field_manager)
     except errors.NotFound:
         return

@@ -45,6 +45,7 @@ def utc_now() -> datetime:
 class Watch:
     kind: Kind
     keys: KeyMap
+    field_selector: str = ""  # watch only these (a ServiceAccount named `default`)
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,10 @@ class Declaration:
     # Most controllers leave a primary being deleted alone; a CronJob still keeps its
     # history and status then, so its plan sees the deletionTimestamp itself.
     skip_deleting: bool = True
+    # Which primaries a primary's change concerns; by default its own key only (an
+    # aggregating ClusterRole cares about every other role's change).
+    primary_keys: KeyMap | None = None
+    field_manager: str = ""
 
 
 class Logic(Protocol[O]):
@@ -111,17 +116,22 @@ class Controller(Generic[O]):
             informer = self._informer(kind)
             informer.add_handler(self._on_owned)
         for watch in declaration.watches:
-            informer = self._informer(watch.kind)
+            informer = self._informer(watch.kind, watch.field_selector)
             informer.add_handler(self._mapped(watch.keys))
 
-    def _informer(self, kind: Kind) -> Informer:
+    def _informer(self, kind: Kind, field_selector: str = "") -> Informer:
         informer = Informer.shared(self.client,
-                                   self.client.resource(kind.api_version, kind.kind))
+                                   self.client.resource(kind.api_version, kind.kind),
+                                   field_selector=field_selector)
         if informer not in self.informers:
             self.informers.append(informer)
         return informer
 
     def _on_primary(self, etype: str, old: Obj | None, new: Obj | None) -> None:
+        if self.declaration.primary_keys is not None:
+            for key in self.declaration.primary_keys(old, new, self.primaries):
+                self.queue.add(key)
+            return
         obj = new or old
         if obj is not None:
             self.queue.add(object_key(obj))
@@ -174,4 +184,4 @@ class Controller(Generic[O]):
         observed = await self.logic.observe(self.client, obj)
         actions = self.logic.plan(obj, observed, self.now())
         return await execute(self.client, self.recorder, obj, self.declaration.primary,
-                             actions)
+                             actions, field_manager=self.declaration.field_manager)

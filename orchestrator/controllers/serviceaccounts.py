@@ -5,19 +5,18 @@ As kube's serviceaccounts controller, it also re-creates the account when someon
 
 from __future__ import annotations
 
-import asyncio
-import logging
-from typing import Any
+from datetime import datetime
+from typing import Any, Iterable
 
 from orchestrator.api import errors
-from orchestrator.api.kinds import BUILTIN_TYPES
-from orchestrator.client import Client, Informer, Result, WorkQueue, run_workers
-
-log = logging.getLogger(__name__)
+from orchestrator.client import (
+    Action, Client, Controller, Create, Declaration, Informer, Kind, Watch,
+)
 
 Obj = dict[str, Any]
-NAMESPACES = next(rt for rt in BUILTIN_TYPES if rt.plural == "namespaces")
-SERVICEACCOUNTS = next(rt for rt in BUILTIN_TYPES if rt.plural == "serviceaccounts")
+Key = tuple[str, str]
+NAMESPACE = Kind("v1", "Namespace")
+SERVICEACCOUNT = Kind("v1", "ServiceAccount")
 DEFAULT = "default"
 
 
@@ -30,46 +29,35 @@ def needs_default(namespace: Obj | None, accounts: list[Obj]) -> bool:
     return not any(a["metadata"].get("name") == DEFAULT for a in accounts)
 
 
-class ServiceAccountsController:
+def _account_deleted(old: Obj | None, new: Obj | None, namespaces: Informer) -> Iterable[Key]:
+    if old is not None and new is None:
+        return [("", old["metadata"].get("namespace", ""))]
+    return []
+
+
+# Only `default` accounts matter: watch those, not every account in the cluster.
+DECLARATION = Declaration("serviceaccounts", "serviceaccount-controller", NAMESPACE, watches=(
+    Watch(SERVICEACCOUNT, _account_deleted, field_selector=f"metadata.name={DEFAULT}"),))
+
+
+class ServiceAccountsLogic:
+    async def observe(self, client: Client, namespace: Obj) -> list[Obj]:
+        try:
+            return [await client.get(client.resource(SERVICEACCOUNT.api_version,
+                                                     SERVICEACCOUNT.kind),
+                                     DEFAULT, namespace["metadata"]["name"])]
+        except errors.NotFound:
+            return []
+
+    def plan(self, namespace: Obj, accounts: list[Obj], now: datetime) -> list[Action]:
+        if not needs_default(namespace, accounts):
+            return []
+        name = namespace["metadata"]["name"]
+        return [Create(SERVICEACCOUNT, {"apiVersion": "v1", "kind": "ServiceAccount",
+                                        "metadata": {"name": DEFAULT, "namespace": name}},
+                       namespace=name)]
+
+
+class ServiceAccountsController(Controller[list[Obj]]):
     def __init__(self, client: Client) -> None:
-        self.client = client
-        self.namespaces = Informer.shared(client, NAMESPACES)
-        # Only `default` accounts matter: watch those, not every account in the cluster.
-        self.accounts = Informer.shared(client, SERVICEACCOUNTS,
-                                 field_selector=f"metadata.name={DEFAULT}")
-        self.queue: WorkQueue[str] = WorkQueue()
-        self.namespaces.add_handler(
-            lambda etype, old, new: self.queue.add((new or old or {})["metadata"]["name"]))
-        self.accounts.add_handler(self._on_account)
-
-    def _on_account(self, etype: str, old: Obj | None, new: Obj | None) -> None:
-        if etype == "DELETED" and old is not None:
-            self.queue.add(old["metadata"].get("namespace", ""))
-
-    async def wait_ready(self) -> None:
-        await asyncio.gather(self.namespaces.wait_synced(), self.accounts.wait_synced())
-
-    async def run(self) -> None:
-        tasks = [asyncio.create_task(self.namespaces.run()),
-                 asyncio.create_task(self.accounts.run())]
-        try:
-            await self.wait_ready()
-            await run_workers("serviceaccounts", self, self.queue, 2)
-        finally:
-            for t in tasks:
-                t.cancel()
-            self.queue.shutdown()
-
-    async def reconcile(self, namespace: str) -> Result | None:
-        ns = self.namespaces.get("", namespace)
-        if not needs_default(ns, self.accounts.items(namespace)):
-            return None
-        try:
-            await self.client.create(SERVICEACCOUNTS, {
-                "apiVersion": "v1", "kind": "ServiceAccount",
-                "metadata": {"name": DEFAULT, "namespace": namespace}}, namespace)
-        except errors.AlreadyExists:
-            return None
-        except errors.Forbidden:
-            return None  # the namespace started terminating meanwhile
-        return None
+        super().__init__(client, DECLARATION, ServiceAccountsLogic())
