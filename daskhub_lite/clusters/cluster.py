@@ -45,7 +45,9 @@ class DaskCluster(Cluster):
     cluster is reaped; 0 keeps it forever.
     `ingress`: serve the dashboard through an Ingress (path `/dask/<namespace>/<name>`);
     None (the default) does so where the cluster has an IngressClass (the embedded control
-    plane always has one).
+    plane always has one), unless dask config `distributed.dashboard.link` is set: then the
+    link is that template with the scheduler Service's name and dashboard port (DaskHub's
+    user servers point it at their own jupyter-server-proxy).
     """
 
     def __init__(self, name: str | None = None, *, n_workers: int = 0,
@@ -158,7 +160,10 @@ class DaskCluster(Cluster):
             await asyncio.to_thread(ensure_operator, self.target.kubeconfig,  # type: ignore
                                     with_reaper=True)
         klass = None
-        if self.ingress is not False:
+        # A configured dashboard link (a hub server's proxy) needs no Ingress unless asked.
+        wanted = self.ingress if self.ingress is not None else (
+            spec.configured_dashboard_link(self.name, self.namespace) is None)
+        if wanted:
             klass = await asyncio.to_thread(ingress_class, self.target.api())  # type: ignore
             if klass is None and self.ingress:
                 raise ValueError("ingress=True but this cluster has no IngressClass")
@@ -361,6 +366,10 @@ class DaskCluster(Cluster):
     def dashboard_link(self) -> str:
         if self._ingress_url:
             return self._ingress_url
+        if self.namespace is not None and not self.dashboard_prefix:
+            configured = spec.configured_dashboard_link(self.name, self.namespace)
+            if configured:  # e.g. a hub server's own proxy
+                return configured
         if self.route is not None and self.route.dashboard:
             return self.route.dashboard
         return super().dashboard_link

@@ -240,3 +240,22 @@ def scheduler_service_name(cluster: str) -> str:
 
 def worker_group_name(cluster: str, group: str) -> str:
     return f"{cluster}-{group}"
+
+
+# distributed's own default for `distributed.dashboard.link`.
+DEFAULT_DASHBOARD_LINK = "{scheme}://{host}:{port}/status"
+
+
+def configured_dashboard_link(cluster: str, namespace: str) -> str | None:
+    """The dashboard link the user's dask config asks for (`distributed.dashboard.link`, as
+    every Dask cluster manager honours it), with `host` the scheduler Service's in-cluster
+    name and `port` its dashboard port; None where the config holds distributed's default.
+    DaskHub's user servers set it to their own proxy,
+    `{JUPYTERHUB_SERVICE_PREFIX}proxy/{host}:{port}/status`."""
+    import dask.config
+    from distributed.utils import format_dashboard_link
+
+    if dask.config.get("distributed.dashboard.link") == DEFAULT_DASHBOARD_LINK:
+        return None
+    return str(format_dashboard_link(f"{scheduler_service_name(cluster)}.{namespace}",
+                                     DASHBOARD_PORT))

@@ -149,6 +149,21 @@ def test_the_dask_sidebar_api_makes_daskhub_clusters(hub: Hub, alice: Kernel,
         f"tcp://{found[0]['metadata']['name']}-scheduler.{NS}-alice.svc.cluster.local:8786", model
     assert [c["id"] for c in requests.get(api, headers=headers, timeout=30).json()] == \
         [model["id"]]
+    # The dashboard through alice's own server (jupyter-server-proxy, behind the hub's
+    # login), as the sidebar's panes load it; nothing outside her namespace that way.
+    scheduler = f"{found[0]['metadata']['name']}-scheduler.{NS}-alice:8787"
+    assert model["dashboard_link"] == f"/user/alice/proxy/{scheduler}/status", model
+    plots = requests.get(f"{hub.base}/user/alice/proxy/{scheduler}/individual-plots.json",
+                         headers=headers, timeout=60)
+    assert plots.status_code == 200, plots.text
+    assert "Individual Task Stream" in plots.json()
+    assert requests.get(f"{hub.base}/user/alice/proxy/{scheduler}/status",
+                        timeout=30, allow_redirects=False).status_code in (302, 403)
+    for elsewhere in (f"{HUB}.{NS}:8081", f"{HUB}.{NS}.svc.cluster.local:8081",
+                      "10.96.0.1:443", "example.com:80"):
+        refused = requests.get(f"{hub.base}/user/alice/proxy/{elsewhere}/hub/api",
+                               headers=headers, timeout=30)
+        assert refused.status_code == 403, (elsewhere, refused.status_code)
     closed = requests.delete(f"{api}/{model['id']}", headers=headers, timeout=120)
     assert closed.status_code == 204, closed.text
     assert wait_for(lambda: not kubectl.json("get", "daskclusters", "-n", f"{NS}-alice")[

@@ -43,7 +43,9 @@ c.KubeSpawner.image = "{}:{}".format(singleuser["image"]["repository"], singleus
 c.KubeSpawner.image_pull_policy = singleuser["image"]["pullPolicy"]
 c.KubeSpawner.cmd = singleuser["cmd"]
 # Images run as jovyan; on the embedded control plane the server runs as whoever runs it.
-c.KubeSpawner.args = ["--ServerApp.allow_root=True"]
+c.KubeSpawner.args = ["--ServerApp.allow_root=True",
+                      # jupyter-server-proxy may reach the user's own Services (dashboards).
+                      "--ServerApp.jpserver_extensions=daskhub_lite.serverext=True"]
 c.KubeSpawner.http_timeout = 90
 c.KubeSpawner.default_url = singleuser["defaultUrl"]
 c.KubeSpawner.start_timeout = singleuser["startTimeout"]
@@ -60,7 +62,10 @@ c.KubeSpawner.events_enabled = True
 # Every user server can launch Dask clusters in its own namespace (the launcher reads these).
 c.KubeSpawner.environment = {
     "DASKHUB_LITE_DASK_IMAGE": singleuser["daskImage"],
-    "DASK_DISTRIBUTED__DASHBOARD__LINK": "{{JUPYTERHUB_SERVICE_PREFIX}}proxy/{{port}}/status",
+    # Dashboards through the user's own server (behind the hub's login), also for the
+    # sidebar's panes: {host} is the scheduler Service, allowed by daskhub_lite.serverext.
+    "DASK_DISTRIBUTED__DASHBOARD__LINK":
+        "{{JUPYTERHUB_SERVICE_PREFIX}}proxy/{{host}}:{{port}}/status",
     # dask-labextension's sidebar (and its /dask/clusters API) makes daskhub_lite clusters.
     "DASK_LABEXTENSION__FACTORY__MODULE": "daskhub_lite",
     "DASK_LABEXTENSION__FACTORY__CLASS": "DaskCluster",
