@@ -9,53 +9,48 @@ uses it too, so `edit` is whole before this controller first runs).
 
 from __future__ import annotations
 
-import logging
-from typing import Any
+from datetime import datetime
+from typing import Any, Iterable
 
-from orchestrator.api import errors
-from orchestrator.api.kinds import BUILTIN_TYPES
 from orchestrator.api.rbac_aggregation import is_aggregated, plan
-from orchestrator.client import Client, Informer, Result, WorkQueue, run_controller
-
-log = logging.getLogger(__name__)
+from orchestrator.client import (
+    Action, Client, Controller, Declaration, Informer, Kind, Patch, object_key,
+)
 
 Obj = dict[str, Any]
-CLUSTER_ROLES = next(rt for rt in BUILTIN_TYPES
-                     if rt.group == "rbac.authorization.k8s.io" and rt.plural == "clusterroles")
+Key = tuple[str, str]
+CLUSTER_ROLE = Kind("rbac.authorization.k8s.io/v1", "ClusterRole")
 FIELD_MANAGER = "clusterrole-aggregation-controller"
 
 
-class ClusterRoleAggregationController:
-    def __init__(self, client: Client) -> None:
-        self.client = client
-        self.roles = Informer.shared(client, CLUSTER_ROLES)
-        self.queue: WorkQueue[str] = WorkQueue()
-        self.roles.add_handler(self._on_role)
+def _aggregating(old: Obj | None, new: Obj | None, roles: Informer) -> Iterable[Key]:
+    # Any role may be selected by any aggregating role: requeue them all.
+    return [object_key(role) for role in roles.items() if is_aggregated(role)]
 
-    def _on_role(self, etype: str, old: Obj | None, new: Obj | None) -> None:
-        # Any role may be selected by any aggregating role: requeue them all.
-        for role in self.roles.items():
-            if is_aggregated(role):
-                self.queue.add(role["metadata"]["name"])
 
-    async def wait_ready(self) -> None:
-        await self.roles.wait_synced()
+DECLARATION = Declaration("clusterrole-aggregation", FIELD_MANAGER, CLUSTER_ROLE,
+                          primary_keys=_aggregating, field_manager=FIELD_MANAGER)
 
-    async def run(self) -> None:
-        await run_controller("clusterrole-aggregation", self, self.queue, [self.roles])
 
-    async def reconcile(self, name: str) -> Result | None:
-        role = self.roles.get("", name)
-        if role is None:
-            return None
-        rules = plan(role, self.roles.items())
+class AggregationLogic:
+    def __init__(self, roles: Informer) -> None:
+        self.roles = roles
+
+    async def observe(self, client: Client, role: Obj) -> list[Obj]:
+        return self.roles.items()  # every role, from the watch cache
+
+    def plan(self, role: Obj, roles: list[Obj], now: datetime) -> list[Action]:
+        rules = plan(role, roles)
         if rules is None:
-            return None
-        try:
-            await self.client.patch(CLUSTER_ROLES, name, {
-                "metadata": {"resourceVersion": role["metadata"]["resourceVersion"]},
-                "rules": rules}, field_manager=FIELD_MANAGER)
-        except errors.NotFound:
-            return None
-        log.info("clusterrole %s: aggregated %d rules", name, len(rules))
-        return None
+            return []
+        # The resourceVersion makes the patch refuse a role changed since it was read.
+        return [Patch(CLUSTER_ROLE, role["metadata"]["name"], {
+            "metadata": {"resourceVersion": role["metadata"]["resourceVersion"]},
+            "rules": rules})]
+
+
+class ClusterRoleAggregationController(Controller[list[Obj]]):
+    def __init__(self, client: Client) -> None:
+        roles = Informer.shared(client, client.resource(CLUSTER_ROLE.api_version,
+                                                        CLUSTER_ROLE.kind))
+        super().__init__(client, DECLARATION, AggregationLogic(roles), workers=1)
