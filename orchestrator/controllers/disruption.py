@@ -11,23 +11,20 @@ controllers own once they are all created.
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import math
-from typing import Any
+from datetime import datetime
+from typing import Any, Iterable
 
-from orchestrator.api import errors
-from orchestrator.api.kinds import BUILTIN_TYPES
 from orchestrator.api.meta import now_rfc3339
 from orchestrator.api.selectors import label_selector_from_dict
-from orchestrator.client import Client, Informer, Result, WorkQueue, run_workers
-
-log = logging.getLogger(__name__)
+from orchestrator.client import (
+    Action, Client, Controller, Declaration, Informer, Kind, Patch, Watch, object_key,
+)
 
 Obj = dict[str, Any]
-PODS = next(rt for rt in BUILTIN_TYPES if rt.group == "" and rt.plural == "pods")
-PDBS = next(rt for rt in BUILTIN_TYPES if rt.group == "policy"
-            and rt.plural == "poddisruptionbudgets")
+Key = tuple[str, str]
+POD = Kind("v1", "Pod")
+PDB = Kind("policy/v1", "PodDisruptionBudget")
 
 
 def _healthy(pod: Obj) -> bool:
@@ -92,50 +89,37 @@ def _same(old: Obj, new: Obj) -> bool:
     return old_status == [(c["type"], c["status"]) for c in new["conditions"]]
 
 
-class DisruptionController:
+def plan(pdb: Obj, pods: list[Obj], now: datetime) -> list[Action]:
+    """The status write a budget needs, if any: only when a count or a condition changed."""
+    status = plan_status(pdb, pods)
+    if _same(pdb.get("status") or {}, status):
+        return []
+    for condition in status["conditions"]:
+        condition["lastTransitionTime"] = now_rfc3339(now)
+    return [Patch(PDB, pdb["metadata"]["name"], {"status": status}, subresource="status")]
+
+
+def _budgets_of_namespace(old: Obj | None, new: Obj | None, budgets: Informer) -> Iterable[Key]:
+    ns = ((new or old or {}).get("metadata") or {}).get("namespace", "")
+    return [object_key(pdb) for pdb in budgets.items(ns)]
+
+
+DECLARATION = Declaration("disruption", "controllermanager", PDB,
+                          watches=(Watch(POD, _budgets_of_namespace),), skip_deleting=False)
+
+
+class DisruptionLogic:
+    def __init__(self, pods: Informer) -> None:
+        self.pods = pods
+
+    async def observe(self, client: Client, pdb: Obj) -> list[Obj]:
+        return self.pods.items(pdb["metadata"].get("namespace", ""))  # from the watch cache
+
+    def plan(self, pdb: Obj, pods: list[Obj], now: datetime) -> list[Action]:
+        return plan(pdb, pods, now)
+
+
+class DisruptionController(Controller[list[Obj]]):
     def __init__(self, client: Client) -> None:
-        self.client = client
-        self.budgets = Informer.shared(client, PDBS)
-        self.pods = Informer.shared(client, PODS)
-        self.queue: WorkQueue[str] = WorkQueue()
-        self.budgets.add_handler(self._on_budget)
-        self.pods.add_handler(self._on_pod)
-
-    def _on_budget(self, etype: str, old: Obj | None, new: Obj | None) -> None:
-        if new is not None:
-            md = new["metadata"]
-            self.queue.add(f"{md.get('namespace', '')}/{md['name']}")
-
-    def _on_pod(self, etype: str, old: Obj | None, new: Obj | None) -> None:
-        ns = ((new or old or {}).get("metadata") or {}).get("namespace", "")
-        for pdb in self.budgets.items(ns):
-            self.queue.add(f"{ns}/{pdb['metadata']['name']}")
-
-    async def wait_ready(self) -> None:
-        await asyncio.gather(self.budgets.wait_synced(), self.pods.wait_synced())
-
-    async def run(self) -> None:
-        tasks = [asyncio.create_task(self.budgets.run()), asyncio.create_task(self.pods.run())]
-        try:
-            await self.wait_ready()
-            await run_workers("disruption", self, self.queue, 2)
-        finally:
-            for t in tasks:
-                t.cancel()
-            self.queue.shutdown()
-
-    async def reconcile(self, key: str) -> Result | None:
-        ns, _, name = key.partition("/")
-        pdb = self.budgets.get(ns, name)
-        if pdb is None:
-            return None
-        status = plan_status(pdb, self.pods.items(ns))
-        if _same(pdb.get("status") or {}, status):
-            return None
-        for condition in status["conditions"]:
-            condition["lastTransitionTime"] = now_rfc3339()
-        try:
-            await self.client.patch(PDBS, name, {"status": status}, ns, subresource="status")
-        except errors.NotFound:
-            return None
-        return None
+        pods = Informer.shared(client, client.resource(POD.api_version, POD.kind))
+        super().__init__(client, DECLARATION, DisruptionLogic(pods))
