@@ -9,19 +9,16 @@ this, anything that waits for a Bound claim (Helm's `--wait`, StatefulSets) wait
 
 from __future__ import annotations
 
-import asyncio
-import logging
+from datetime import datetime
 from typing import Any
 
-from orchestrator.api import errors
-from orchestrator.api.kinds import BUILTIN_TYPES
-from orchestrator.client import Client, EventRecorder, Informer, Result, WorkQueue, run_workers
+from orchestrator.client import (
+    Action, Client, Controller, Create, Declaration, Delete, Kind, Patch, Record, execute,
+)
 
-log = logging.getLogger(__name__)
-
-PVCS = next(rt for rt in BUILTIN_TYPES if rt.plural == "persistentvolumeclaims")
-PVS = next(rt for rt in BUILTIN_TYPES if rt.plural == "persistentvolumes")
-CLASSES = next(rt for rt in BUILTIN_TYPES if rt.plural == "storageclasses")
+PVC = Kind("v1", "PersistentVolumeClaim")
+PV = Kind("v1", "PersistentVolume")
+STORAGE_CLASS = Kind("storage.k8s.io/v1", "StorageClass")
 PROVISIONER = "daskhub-lite.io/local-path"
 DEFAULT_CLASS = "standard"
 DEFAULT_CLASS_ANNOTATION = "storageclass.kubernetes.io/is-default-class"
@@ -72,74 +69,58 @@ def wants_volume(claim: Obj) -> bool:
     return cls in (None, "", DEFAULT_CLASS)  # other classes belong to other provisioners
 
 
-class VolumeProvisioner:
+def plan(claim: Obj) -> list[Action]:
+    """Provision and bind a volume for `claim` when it wants one (pure)."""
+    if not wants_volume(claim):
+        return []
+    pv = volume_for(claim)
+    pv_name = pv["metadata"]["name"]
+    spec = claim.get("spec") or {}
+    out: list[Action] = [Create(PV, pv)]  # already there from an earlier pass: fine
+    if not spec.get("volumeName"):
+        out.append(Patch(PVC, claim["metadata"]["name"], {"spec": {
+            "volumeName": pv_name, "storageClassName": spec.get("storageClassName")
+            or DEFAULT_CLASS}}))
+    out += [
+        Patch(PVC, claim["metadata"]["name"], {"status": {
+            "phase": "Bound", "accessModes": pv["spec"]["accessModes"],
+            "capacity": pv["spec"]["capacity"]}}, subresource="status"),
+        Patch(PV, pv_name, {"status": {"phase": "Bound"}}, subresource="status"),
+        Record("Normal", "ProvisioningSucceeded", f"Successfully provisioned volume {pv_name}"),
+    ]
+    return out
+
+
+def released(namespace: str, name: str, volumes: list[Obj]) -> list[Action]:
+    """The claim is gone: a volume provisioned for it goes too (reclaim policy Delete)."""
+    return [Delete(PV, pv["metadata"]["name"]) for pv in volumes if (
+        ((pv.get("spec") or {}).get("claimRef") or {}).get("namespace"),
+        ((pv.get("spec") or {}).get("claimRef") or {}).get("name")) == (namespace, name)
+        and pv["spec"].get("persistentVolumeReclaimPolicy") == "Delete"]
+
+
+DECLARATION = Declaration("volumes", "persistentvolume-controller", PVC)
+
+
+class ProvisionerLogic:
+    async def observe(self, client: Client, claim: Obj) -> None:
+        return None  # the claim says all; its volume's name is derived from its uid
+
+    def plan(self, claim: Obj, observed: None, now: datetime) -> list[Action]:
+        return plan(claim)
+
+
+class VolumeProvisioner(Controller[None]):
     def __init__(self, client: Client) -> None:
-        self.client = client
-        self.claims = Informer.shared(client, PVCS)
-        self.queue: WorkQueue[Key] = WorkQueue()
-        self.recorder = EventRecorder(client, "persistentvolume-controller")
-        self.claims.add_handler(self._on_claim)
-
-    def _on_claim(self, etype: str, old: Obj | None, new: Obj | None) -> None:
-        obj = new or old
-        if obj is not None:
-            self.queue.add((obj["metadata"].get("namespace", ""), obj["metadata"]["name"]))
-
-    async def wait_ready(self) -> None:
-        await self.claims.wait_synced()
+        super().__init__(client, DECLARATION, ProvisionerLogic())
 
     async def run(self) -> None:
-        informer = asyncio.create_task(self.claims.run())
-        try:
-            await self._ensure_class()
-            await self.wait_ready()
-            await run_workers("volumes", self, self.queue, 2)
-        finally:
-            informer.cancel()
-            self.queue.shutdown()
+        await execute(self.client, self.recorder, {"metadata": {}}, STORAGE_CLASS,
+                      [Create(STORAGE_CLASS, default_storage_class())])
+        await super().run()
 
-    async def _ensure_class(self) -> None:
-        try:
-            await self.client.create(CLASSES, default_storage_class())
-        except errors.AlreadyExists:
-            pass
-
-    async def reconcile(self, key: Key) -> Result | None:
+    async def on_gone(self, key: Key) -> None:
         namespace, name = key
-        try:
-            claim = await self.client.get(PVCS, name, namespace)
-        except errors.NotFound:
-            await self._release(namespace, name)
-            return None
-        if not wants_volume(claim):
-            return None
-        pv = volume_for(claim)
-        try:
-            pv = await self.client.create(PVS, pv)
-        except errors.AlreadyExists:
-            pv = await self.client.get(PVS, pv["metadata"]["name"])
-        spec = claim.get("spec") or {}
-        if not spec.get("volumeName"):
-            claim = await self.client.patch(PVCS, name, {"spec": {
-                "volumeName": pv["metadata"]["name"],
-                "storageClassName": spec.get("storageClassName") or DEFAULT_CLASS}}, namespace)
-        await self.client.patch(PVCS, name, {"status": {
-            "phase": "Bound", "accessModes": pv["spec"]["accessModes"],
-            "capacity": pv["spec"]["capacity"]}}, namespace, subresource="status")
-        await self.client.patch(PVS, pv["metadata"]["name"], {"status": {"phase": "Bound"}},
-                                subresource="status")
-        await self.recorder.record(claim, "Normal", "ProvisioningSucceeded",
-                                   f"Successfully provisioned volume {pv['metadata']['name']}")
-        return None
-
-    async def _release(self, namespace: str, name: str) -> None:
-        """The claim is gone: a volume provisioned for it goes too (reclaim policy Delete)."""
-        items, _ = await self.client.list(PVS)
-        for pv in items:
-            ref = (pv.get("spec") or {}).get("claimRef") or {}
-            if (ref.get("namespace"), ref.get("name")) == (namespace, name) and (
-                    pv["spec"].get("persistentVolumeReclaimPolicy") == "Delete"):
-                try:
-                    await self.client.delete(PVS, pv["metadata"]["name"])
-                except errors.NotFound:
-                    pass
+        items, _ = await self.client.list(self.client.resource(PV.api_version, PV.kind))
+        await execute(self.client, self.recorder, {"metadata": {"namespace": namespace}}, PVC,
+                      released(namespace, name, items))
