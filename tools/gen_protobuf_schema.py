@@ -23,7 +23,7 @@ Regenerate (from checkouts of the four repositories, at the commits named in the
         --source "kubernetes/kube-aggregator@$(git -C kube-aggregator rev-parse HEAD)" \\
         api/{core,apps,batch,autoscaling,networking,discovery,coordination,events,rbac,authentication,authorization}/v1/generated.proto \\
         api/{autoscaling/v2,scheduling/v1,scheduling/v1alpha3,policy/v1,storage/v1}/generated.proto \\
-        api/{certificates,admissionregistration}/v1/generated.proto \\
+        api/{certificates,admissionregistration,resource}/v1/generated.proto \\
         apimachinery/pkg/{api/resource,apis/meta/v1,runtime,util/intstr}/generated.proto \\
         apiextensions-apiserver/pkg/apis/apiextensions/v1/generated.proto \\
         kube-aggregator/pkg/apis/apiregistration/v1/generated.proto
@@ -58,7 +58,8 @@ PACKAGE_PREFIXES = (
     "k8s.io.kube_aggregator.pkg.apis.",
 )
 
-# apiVersion -> short proto package.
+# apiVersion -> short proto package, where it is not the group's first label and the
+# version (`resource.k8s.io/v1` -> `resource.v1`: a new group needs no line here).
 GROUP_PACKAGES = {
     "v1": "core.v1",
     "apps/v1": "apps.v1",
@@ -81,6 +82,14 @@ GROUP_PACKAGES = {
     "authentication.k8s.io/v1": "authentication.v1",
     "authorization.k8s.io/v1": "authorization.v1",
 }
+
+def package_of(api_version: str) -> str:
+    """The short proto package of an apiVersion."""
+    if api_version in GROUP_PACKAGES:
+        return GROUP_PACKAGES[api_version]
+    group, _, version = api_version.rpartition("/")
+    return f"{group.split('.')[0]}.{version}"
+
 
 # Bodies a request may carry beside the served kinds: subresource and options bodies.
 EXTRA_ROOTS = {
@@ -239,7 +248,7 @@ def main(argv: list[str] | None = None) -> None:
                         / "orchestrator/api/data/protobuf_schema.json")
     args = parser.parse_args(argv)
     messages = parse(args.protos)
-    kinds = {f"{av}/{kind}": f"{GROUP_PACKAGES[av]}.{kind}"
+    kinds = {f"{av}/{kind}": f"{package_of(av)}.{kind}"
              for av, names in roots().items() for kind in names}
     keep = reachable(messages, list(kinds.values()) + list(ALWAYS))
     data = {

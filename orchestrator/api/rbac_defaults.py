@@ -245,12 +245,29 @@ def _subject(kind: str, name: str, namespace: str = "") -> dict[str, str]:
     return {"apiGroup": "rbac.authorization.k8s.io", "kind": kind, "name": name}
 
 
+def _granted_by_strategies() -> dict[str, list[dict[str, Any]]]:
+    """system:aggregate-to-<role> name -> the rules kinds' strategies ask for (`grants`),
+    one rule per group and verbs, the resources in the registry's order."""
+    from orchestrator.api import strategies  # the strategies' rule modules are below us
+
+    resources: dict[tuple[str, str, str], list[str]] = {}
+    for strategy in strategies.STRATEGIES:
+        for role, verbs in strategy.grants:
+            resources.setdefault((role, strategy.group, verbs), []).append(strategy.plural)
+    out: dict[str, list[dict[str, Any]]] = {}
+    for (role, group, verbs), plurals in resources.items():
+        out.setdefault(f"system:aggregate-to-{role}", []).append(
+            _r(group or '""', " ".join(plurals), verbs))
+    return out
+
+
 def default_cluster_roles() -> list[dict[str, Any]]:
     out = []
+    granted = _granted_by_strategies()
     for name, (rules, labels, aggregate) in _ROLES.items():
         role: dict[str, Any] = {"apiVersion": "rbac.authorization.k8s.io/v1",
                                 "kind": "ClusterRole", "metadata": _metadata(name, labels),
-                                "rules": copy.deepcopy(rules)}
+                                "rules": copy.deepcopy(rules) + granted.get(name, [])}
         if aggregate:
             role["aggregationRule"] = {"clusterRoleSelectors": [
                 {"matchLabels": {AGGREGATE_TO + aggregate: "true"}}]}

@@ -167,6 +167,10 @@ class Strategy:
     after_mark_deleted: Callable[[Obj, Context], None] = _object_as_is
     # After the object is removed from the store.
     after_delete: Callable[[Obj, Context], None] = _object_as_is
+    # The aggregated namespace roles that grant the kind, as (role, verbs): ("edit", "create
+    # delete ...") puts a rule for it in system:aggregate-to-edit (bootstrappolicy's
+    # per-kind rules; the kinds listed in orchestrator.api.rbac_defaults keep theirs there).
+    grants: tuple[tuple[str, str], ...] = ()
     # Whether DELETE answers with the object, as the kind's OpenAPI operation declares and
     # typed clients decode it (the registry's ReturnDeletedObject); otherwise a Status
     # Success once the object is gone.
