@@ -186,3 +186,58 @@ def test_other_kinds_do_nothing_beyond_the_generic_verbs() -> None:
     assert config_map.grace_period(obj, 10, lent) == 0
     assert config_map.delete_finalizers(obj) == []
     assert obj == {"data": {"a": "b"}} and lent.asked == []
+
+
+def _claim(*requests: dict[str, Any]) -> dict[str, Any]:
+    return {"apiVersion": "resource.k8s.io/v1", "kind": "ResourceClaim",
+            "metadata": {"name": "c", "namespace": "n"},
+            "spec": {"devices": {"requests": list(requests)}}}
+
+
+def test_a_resource_claim_names_each_request_once_and_asks_for_a_class_or_alternatives() -> None:
+    claim = strategies.for_kind("resource.k8s.io", "ResourceClaim")
+    assert claim is not None
+    ok = {"name": "gpu", "exactly": {"deviceClassName": "gpu.example.com"}}
+    assert claim.validate(_claim(ok)) == []
+    causes = claim.validate(_claim({"name": "Bad"}, ok, ok, {
+        "name": "both", "exactly": {"deviceClassName": "x"}, "firstAvailable": [
+            {"name": "a", "deviceClassName": "x"}]}))
+    assert [(c.field, c.reason) for c in causes] == [
+        ("spec.devices.requests[0].name", "FieldValueInvalid"),
+        ("spec.devices.requests[0]", "FieldValueRequired"),
+        ("spec.devices.requests[2].name", "FieldValueDuplicate"),
+        ("spec.devices.requests[3].firstAvailable", "FieldValueForbidden")]
+    template = strategies.for_kind("resource.k8s.io", "ResourceClaimTemplate")
+    assert template is not None
+    assert [c.field for c in template.validate({"spec": {"spec": _claim({"name": "-"})["spec"]}})
+            ] == ["spec.spec.devices.requests[0].name", "spec.spec.devices.requests[0]"]
+
+
+def test_a_resource_slice_says_which_nodes_in_exactly_one_way() -> None:
+    slice_ = strategies.for_kind("resource.k8s.io", "ResourceSlice")
+    assert slice_ is not None
+    spec = {"driver": "gpu.example.com", "pool": {"name": "p", "generation": 0,
+                                                  "resourceSliceCount": 1}}
+    assert slice_.validate({"spec": {**spec, "allNodes": True}}) == []
+    assert [c.message for c in slice_.validate({"spec": spec})] == [
+        "Required value: exactly one of `nodeName`, `nodeSelector`, `allNodes`, "
+        "`perDeviceNodeSelection` is required"]
+    both = slice_.validate({"spec": {**spec, "nodeName": "n", "allNodes": True}})
+    assert [c.field for c in both] == ["spec"]
+    bad = slice_.validate({"spec": {"driver": "Bad_Driver", "allNodes": True,
+                                    "pool": {"name": "p", "resourceSliceCount": 0}}})
+    assert [c.field for c in bad] == ["spec.driver", "spec.pool.resourceSliceCount"]
+
+
+def test_a_resource_claim_prints_its_state() -> None:
+    from orchestrator.api.strategies import resource
+
+    claim = _claim()
+    assert resource.claim_state(claim) == "pending"
+    claim["status"] = {"allocation": {"devices": {"results": []}}}
+    assert resource.claim_state(claim) == "allocated"
+    claim["status"]["reservedFor"] = [{"resource": "pods", "name": "p", "uid": "u"}]
+    assert resource.claim_state(claim) == "allocated,reserved"
+    claim["status"].pop("reservedFor")
+    claim["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
+    assert resource.claim_state(claim) == "deleted,allocated,deallocating"

@@ -30,6 +30,7 @@ from orchestrator.api.strategies import (
     networking,
     policy,
     rbac,
+    resource,
     reviews,
     scheduling,
     storage,
@@ -53,6 +54,7 @@ _MODULES = (
     admissionregistration,
     reviews,  # authorization.k8s.io, authentication.k8s.io
     apiextensions,
+    resource,
 )
 
 STRATEGIES: tuple[Strategy, ...] = tuple(s for module in _MODULES for s in module.STRATEGIES)
