@@ -16,20 +16,19 @@ which quotas to recount; `plan` is pure.
 from __future__ import annotations
 
 import asyncio
-import logging
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Callable, Iterable, Mapping
 
 from orchestrator.api import errors
 from orchestrator.api.kinds import BUILTIN_TYPES, ResourceType
 from orchestrator.api.quota import pods as pod_usage
 from orchestrator.api.quota.usage import desired_status, status_current, tracked
-from orchestrator.client import Client, Informer, Result, WorkQueue, run_workers
-
-log = logging.getLogger(__name__)
+from orchestrator.client import (
+    Action, Client, Controller, Declaration, Informer, Kind, RequeueAfter, WriteStatus, utc_now,
+)
 
 Obj = dict[str, Any]
-QUOTAS = next(rt for rt in BUILTIN_TYPES if rt.group == "" and rt.plural == "resourcequotas")
+QUOTA = Kind("v1", "ResourceQuota")
 # kube's controller recounts every quota this often even with nothing to tell it.
 RESYNC_SECONDS = 300.0
 
@@ -59,74 +58,39 @@ def _builtin(group_resource: str) -> ResourceType | None:
                  and rt.namespaced), None)
 
 
-class ResourceQuotaController:
-    def __init__(self, client: Client,
-                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
-        self.client = client
-        self.clock = clock
-        self.quotas = Informer.shared(client, QUOTAS)
-        self.queue: WorkQueue[str] = WorkQueue()
-        self.quotas.add_handler(self._on_quota)
-        # group resource -> its informer (only to learn which quotas to recount)
-        self._watching: dict[str, Informer] = {}
-        self._types: dict[str, ResourceType] = {}
-        self._tasks: list[asyncio.Task[None]] = []
+def actions(quota: Obj, objects: Mapping[str, Iterable[Mapping[str, Any]]],
+            now: datetime) -> list[Action]:
+    """The status write when the stored one is not current, then the periodic recount."""
+    status = plan(quota, objects, now)
+    out: list[Action] = [WriteStatus(status)] if status is not None else []
+    return out + [RequeueAfter(RESYNC_SECONDS)]
 
-    # -- event handlers (in the loop, never block) --
 
-    def _on_quota(self, etype: str, old: Obj | None, new: Obj | None) -> None:
-        if new is None:
-            return
-        md = new["metadata"]
-        self.queue.add(f"{md.get('namespace', '')}/{md['name']}")
-        for group_resource in tracked(new):
-            rt = self._types.get(group_resource) or _builtin(group_resource)
-            if rt is not None:
-                self._watch(group_resource, rt)
+DECLARATION = Declaration("resourcequota", "resourcequota-controller", QUOTA,
+                          skip_deleting=False)
 
-    def _watch(self, group_resource: str, rt: ResourceType) -> None:
-        self._types[group_resource] = rt
-        if group_resource in self._watching:
-            return
-        informer = Informer.shared(self.client, rt)
-        informer.add_handler(lambda etype, old, new: self._on_object(group_resource, old, new))
-        self._watching[group_resource] = informer
-        self._tasks.append(asyncio.ensure_future(informer.run()))
 
-    def _on_object(self, group_resource: str, old: Obj | None, new: Obj | None) -> None:
-        ns = ((new or old or {}).get("metadata") or {}).get("namespace", "")
-        quotas = [q for q in self.quotas.items(ns) if group_resource in tracked(q)]
-        if quotas and usage_changed(group_resource, old, new, self.clock()):
-            for quota in quotas:
-                self.queue.add(f"{ns}/{quota['metadata']['name']}")
+class QuotaLogic:
+    """Observes the objects each quota counts, resolving `count/<resource>.<group>` names
+    through the built-in kinds or discovery; `watch` is told of each kind so its changes
+    requeue the quotas."""
 
-    # -- running --
+    def __init__(self, watch: Callable[[str, ResourceType], None]) -> None:
+        self.watch = watch
+        self.types: dict[str, ResourceType] = {}
 
-    async def wait_ready(self) -> None:
-        await self.quotas.wait_synced()
-
-    async def run(self) -> None:
-        self._tasks.append(asyncio.ensure_future(self.quotas.run()))
-        try:
-            await self.wait_ready()
-            await run_workers("resourcequota", self, self.queue, 2)
-        finally:
-            for task in self._tasks:
-                task.cancel()
-            self.queue.shutdown()
-
-    async def _resolve(self, group_resource: str) -> ResourceType | None:
+    async def _resolve(self, client: Client, group_resource: str) -> ResourceType | None:
         """The type behind `deployments.apps` or `daskclusters.kubernetes.dask.org`, from
         the built-in kinds or discovery (a custom resource may be installed later)."""
-        known = self._types.get(group_resource) or _builtin(group_resource)
+        known = self.types.get(group_resource) or _builtin(group_resource)
         if known is not None:
             return known
         plural, _, group = group_resource.partition(".")
         if not group:
             return None
         try:
-            preferred = (await self.client.request("GET", f"/apis/{group}"))["preferredVersion"]
-            listing = await self.client.request("GET", f"/apis/{preferred['groupVersion']}")
+            preferred = (await client.request("GET", f"/apis/{group}"))["preferredVersion"]
+            listing = await client.request("GET", f"/apis/{preferred['groupVersion']}")
         except (errors.APIError, KeyError, TypeError):
             return None
         for resource in listing.get("resources") or []:
@@ -137,24 +101,62 @@ class ResourceQuotaController:
                                     namespaced=True)
         return None
 
-    async def reconcile(self, key: str) -> Result | None:
-        ns, _, name = key.partition("/")
-        try:
-            quota = await self.client.get(QUOTAS, name, ns)
-        except errors.NotFound:
-            return None
+    async def observe(self, client: Client, quota: Obj) -> dict[str, list[Obj]]:
+        ns = quota["metadata"].get("namespace", "")
         objects: dict[str, list[Obj]] = {}
         for group_resource in sorted(tracked(quota)):
-            rt = await self._resolve(group_resource)
+            rt = await self._resolve(client, group_resource)
             if rt is None:
                 continue  # nothing of that kind exists: it counts zero
-            self._watch(group_resource, rt)
-            objects[group_resource], _ = await self.client.list(rt, ns)
-        status = plan(quota, objects, self.clock())
-        if status is not None:
-            try:
-                await self.client.replace(QUOTAS, {**quota, "status": status}, "status")
-            except errors.NotFound:
-                return None
-            log.debug("resourcequota %s/%s: used %s", ns, name, status["used"])
-        return Result(requeue_after=RESYNC_SECONDS)
+            self.watch(group_resource, rt)
+            objects[group_resource], _ = await client.list(rt, ns)
+        return objects
+
+    def plan(self, quota: Obj, objects: dict[str, list[Obj]], now: datetime) -> list[Action]:
+        return actions(quota, objects, now)
+
+
+class ResourceQuotaController(Controller[dict[str, list[Obj]]]):
+    def __init__(self, client: Client, clock: Callable[[], datetime] = utc_now) -> None:
+        self.logic_ = QuotaLogic(self._watch)
+        # group resource -> its informer (only to learn which quotas to recount), started
+        # when a quota first names its kind.
+        self._watching: dict[str, Informer] = {}
+        self._tasks: list[asyncio.Future[None]] = []
+        super().__init__(client, DECLARATION, self.logic_, now=clock)
+        self.clock = clock
+
+    def _on_primary(self, etype: str, old: Obj | None, new: Obj | None) -> None:
+        if new is None:
+            return
+        super()._on_primary(etype, old, new)
+        for group_resource in tracked(new):
+            rt = self.logic_.types.get(group_resource) or _builtin(group_resource)
+            if rt is not None:
+                self._watch(group_resource, rt)
+
+    def _watch(self, group_resource: str, rt: ResourceType) -> None:
+        self.logic_.types[group_resource] = rt
+        if group_resource in self._watching:
+            return
+        informer = Informer.shared(self.client, rt)
+        informer.add_handler(lambda etype, old, new: self._on_object(group_resource, old, new))
+        self._watching[group_resource] = informer
+        self._tasks.append(asyncio.ensure_future(informer.run()))
+
+    def _on_object(self, group_resource: str, old: Obj | None, new: Obj | None) -> None:
+        ns = ((new or old or {}).get("metadata") or {}).get("namespace", "")
+        quotas = [q for q in self.primaries.items(ns) if group_resource in tracked(q)]
+        if quotas and usage_changed(group_resource, old, new, self.clock()):
+            for quota in quotas:
+                self.queue.add((ns, quota["metadata"]["name"]))
+
+    async def wait_ready(self) -> None:
+        await self.primaries.wait_synced()
+
+    async def run(self) -> None:
+        try:
+            await super().run()
+        finally:
+            for task in self._tasks:
+                task.cancel()
