@@ -12,8 +12,8 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
-from datetime import datetime, timezone
-from typing import Any
+from datetime import datetime
+from typing import Any, Callable
 
 from orchestrator.api import errors
 from orchestrator.api.kinds import BUILTIN_TYPES
@@ -23,7 +23,7 @@ from orchestrator.api.workloads import (
     template_hash,
 )
 from orchestrator.client import (
-    Client, EventRecorder, Informer, Result, WorkQueue, object_key, run_controller,
+    Client, EventRecorder, Informer, Result, WorkQueue, object_key, run_controller, utc_now,
 )
 from orchestrator.controllers import deployment_rollout as ro
 
@@ -40,8 +40,10 @@ DEPLOYMENTS = next(rt for rt in BUILTIN_TYPES if rt.plural == "deployments")
 class DeploymentController:
     """Component: informers on Deployments, ReplicaSets and pods, plus reconcile workers."""
 
-    def __init__(self, client: Client, *, workers: int = 5) -> None:
+    def __init__(self, client: Client, *, now: Callable[[], datetime] = utc_now,
+                 workers: int = 5) -> None:
         self.client = client
+        self.now = now
         self.workers = workers
         self.deployments = Informer.shared(client, DEPLOYMENTS)
         self.sets = Informer.shared(client, REPLICASETS)
@@ -358,7 +360,7 @@ class DeploymentController:
 
     async def _sync_rollout(self, d: Obj, all_sets: list[Obj], new: Obj | None
                             ) -> Result | None:
-        now = datetime.now(timezone.utc)
+        now = self.now()
         status = ro.rollout_status(d, all_sets, new, now)
         await self._write_status(d, status)
         wait = ro.seconds_to_deadline(d, status, now)

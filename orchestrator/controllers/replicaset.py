@@ -14,8 +14,8 @@ import logging
 import math
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Iterable
+from datetime import datetime
+from typing import Any, Callable, Iterable
 
 from orchestrator.api import errors
 from orchestrator.api.kinds import BUILTIN_TYPES, ResourceType
@@ -26,7 +26,7 @@ from orchestrator.api.workloads import (
     pod_is_available, pod_is_ready, set_condition,
 )
 from orchestrator.client import (
-    Client, EventRecorder, Informer, Result, WorkQueue, object_key, run_controller,
+    Client, EventRecorder, Informer, Result, WorkQueue, object_key, run_controller, utc_now,
 )
 
 log = logging.getLogger(__name__)
@@ -148,6 +148,27 @@ def slow_start_batches(count: int, initial: int = SLOW_START_INITIAL_BATCH) -> l
     return out
 
 
+@dataclass(frozen=True)
+class Manage:
+    """Toward spec.replicas: how many pods to create, or which to delete."""
+
+    create: int = 0
+    delete: tuple[Obj, ...] = ()
+
+
+def plan_replicas(rs: Obj, owned: list[Obj], related: list[Obj], now: datetime) -> Manage:
+    """kube's manageReplicas decision, at most BURST_REPLICAS either way. `related` are the
+    pods whose node placement counts toward a victim's rank (see `pods_to_delete`). Pure."""
+    want = int((rs.get("spec") or {}).get("replicas", 1))
+    diff = len(owned) - want
+    if diff < 0:
+        return Manage(create=min(-diff, BURST_REPLICAS))
+    if diff > 0:
+        return Manage(delete=tuple(pods_to_delete(owned, related, min(diff, BURST_REPLICAS),
+                                                  now.timestamp())))
+    return Manage()
+
+
 def calculate_status(rs: Obj, pods: list[Obj], now: datetime | None = None,
                      failure: str | None = None) -> Obj:
     """The ReplicaSet's status from its owned active pods (kube's calculateStatus)."""
@@ -225,9 +246,10 @@ class Expectations:
 class ReplicaSetController:
     """Component: informers on ReplicaSets and pods, and workers that reconcile keys."""
 
-    def __init__(self, client: Client, *, workers: int = 5, rt: ResourceType = REPLICASETS
-                 ) -> None:
+    def __init__(self, client: Client, *, workers: int = 5, rt: ResourceType = REPLICASETS,
+                 now: Callable[[], datetime] = utc_now) -> None:
         self.client = client
+        self.now = now
         self.rt = rt
         self.workers = workers
         self.sets = Informer.shared(client, rt)
@@ -314,7 +336,7 @@ class ReplicaSetController:
         if self.expectations.satisfied(key) and not rs["metadata"].get("deletionTimestamp"):
             failure = await self._manage(key, rs, owned)
         await self._update_status(rs, owned, failure)
-        wait = next_available_check(rs, owned, time.time())
+        wait = next_available_check(rs, owned, self.now().timestamp())
         return Result(requeue_after=wait) if wait is not None else None
 
     async def _adopt(self, rs: Obj, pods: list[Obj]) -> list[Obj]:
@@ -358,13 +380,12 @@ class ReplicaSetController:
     async def _manage(self, key: Key, rs: Obj, owned: list[Obj]) -> str | None:
         """Create or delete pods toward spec.replicas; returns a create failure message."""
         want = int((rs.get("spec") or {}).get("replicas", 1))
-        diff = len(owned) - want
-        if diff < 0:
-            return await self._create(key, rs, min(-diff, BURST_REPLICAS))
-        if diff > 0:
-            related = owned + self._siblings_pods(rs)
-            victims = pods_to_delete(owned, related, min(diff, BURST_REPLICAS))
-            await self._delete(key, rs, victims)
+        related = owned + self._siblings_pods(rs) if len(owned) > want else owned
+        decision = plan_replicas(rs, owned, related, self.now())
+        if decision.create:
+            return await self._create(key, rs, decision.create)
+        if decision.delete:
+            await self._delete(key, rs, list(decision.delete))
         return None
 
     def _siblings_pods(self, rs: Obj) -> list[Obj]:
@@ -434,7 +455,7 @@ class ReplicaSetController:
                 raise r
 
     async def _update_status(self, rs: Obj, owned: list[Obj], failure: str | None) -> None:
-        status = calculate_status(rs, owned, datetime.now(timezone.utc), failure)
+        status = calculate_status(rs, owned, self.now(), failure)
         current = rs.get("status") or {}
         if all(current.get(k) == v for k, v in status.items()) and (
                 "conditions" in status or not current.get("conditions")):

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from orchestrator.controllers.replicaset import (
-    Expectations, calculate_status, claim_pods, next_available_check, pods_to_delete,
-    slow_start_batches,
+    BURST_REPLICAS, Expectations, calculate_status, claim_pods, next_available_check,
+    plan_replicas, pods_to_delete, slow_start_batches,
 )
 
 NOW = 1_800_000_000.0
@@ -130,3 +130,17 @@ def test_expectations() -> None:
     exp.expect(key, adds=1)
     exp.timeout = -1
     assert exp.satisfied(key)
+
+
+def test_plan_replicas_creates_or_deletes_toward_spec_with_the_given_clock() -> None:
+    import datetime as dt
+    now = dt.datetime.fromtimestamp(NOW, dt.timezone.utc)
+    owned = [pod("a"), pod("b", ready=False)]
+    assert plan_replicas(rs(5), owned, owned, now).create == 3
+    assert plan_replicas(rs(5), owned, owned, now).delete == ()
+    assert plan_replicas(rs(BURST_REPLICAS + 10), [], [], now).create == BURST_REPLICAS
+    down = plan_replicas(rs(1), owned, owned, now)
+    assert down.create == 0
+    assert [p["metadata"]["name"] for p in down.delete] == ["b"]  # not ready goes first
+    assert plan_replicas(rs(2), owned, owned, now) == plan_replicas(rs(2), owned, owned, now)
+    assert not plan_replicas(rs(2), owned, owned, now).create
