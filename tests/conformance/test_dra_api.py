@@ -134,6 +134,21 @@ def test_python_client_reads_and_writes_status(applied: Kubectl, resource_api: A
     assert status["allocation"]["devices"]["results"] == [result]
 
 
+def test_a_claim_is_defaulted_and_its_spec_fixed(applied: Kubectl) -> None:
+    claim = applied.json("get", "resourceclaim", "one-gpu", "-n", NS)
+    exactly = claim["spec"]["devices"]["requests"][0]["exactly"]
+    assert (exactly["allocationMode"], exactly["count"]) == ("ExactCount", 1)
+    # Applying the same manifest again changes nothing, so it is accepted.
+    applied.run("apply", "-f", "-", input=_OBJECTS)
+    patch = ('{"spec":{"devices":{"requests":[{"name":"other",'
+             '"exactly":{"deviceClassName":"x"}}]}}}')
+    proc = applied.run("patch", "resourceclaim", "one-gpu", "-n", NS, "--type=merge", "-p",
+                       patch, check=False)
+    assert proc.returncode != 0
+    assert 'The ResourceClaim "one-gpu" is invalid: spec: Invalid value:' in proc.stderr
+    assert proc.stderr.rstrip().endswith(": field is immutable")
+
+
 def test_bad_claim_is_refused_with_kube_s_message(applied: Kubectl) -> None:
     bad = f"""
 apiVersion: resource.k8s.io/v1
@@ -195,7 +210,8 @@ spec:
         assert tenant.kubectl.run("get", "resourceclaims", "-n", tenant.namespace,
                                   "-o", "name").stdout.split() == [
             "resourceclaim.resource.k8s.io/mine"]
-        device_class = "apiVersion: resource.k8s.io/v1\nkind: DeviceClass\nmetadata: {name: mine}\n"
+        device_class = ("apiVersion: resource.k8s.io/v1\nkind: DeviceClass\n"
+                        "metadata: {name: mine}\n")
         proc = tenant.kubectl.run("create", "-f", "-", input=device_class, check=False)
         assert proc.returncode != 0
         assert ('deviceclasses.resource.k8s.io is forbidden: User '

@@ -241,3 +241,17 @@ def test_a_resource_claim_prints_its_state() -> None:
     claim["status"].pop("reservedFor")
     claim["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
     assert resource.claim_state(claim) == "deleted,allocated,deallocating"
+
+
+def test_a_claim_asks_for_one_device_unless_it_says_otherwise() -> None:
+    claim = strategies.for_kind("resource.k8s.io", "ResourceClaim")
+    assert claim is not None
+    obj = _claim({"name": "a", "exactly": {"deviceClassName": "x", "tolerations": [{}]}},
+                 {"name": "b", "exactly": {"deviceClassName": "x", "allocationMode": "All"}},
+                 {"name": "c", "firstAvailable": [{"name": "s", "deviceClassName": "x"}]})
+    claim.defaults(obj)
+    requests = obj["spec"]["devices"]["requests"]
+    assert requests[0]["exactly"] == {"deviceClassName": "x", "allocationMode": "ExactCount",
+                                      "count": 1, "tolerations": [{"operator": "Equal"}]}
+    assert requests[1]["exactly"] == {"deviceClassName": "x", "allocationMode": "All"}
+    assert requests[2]["firstAvailable"][0]["count"] == 1

@@ -11,16 +11,16 @@ One module for the whole group: everything a new built-in kind needs, and a line
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
 from orchestrator.api.durations import since
-from orchestrator.api.errors import Cause, duplicate, forbidden, invalid, required
+from orchestrator.api.errors import Cause, Invalid, duplicate, forbidden, invalid, required
 from orchestrator.api.names import name_messages
 from orchestrator.api.schemas import definitions
-from orchestrator.api.strategy import Strategy
+from orchestrator.api.strategy import Context, Obj, Strategy
 from orchestrator.api.table_cells import (
     Cells,
     Printer,
@@ -45,6 +45,52 @@ _NODE_SELECTION = ("nodeName", "nodeSelector", "allNodes", "perDeviceNodeSelecti
 # Go decodes a missing pool generation or slice count as 0; the rules below judge them.
 _REQUIRED_CHECKED_HERE = frozenset({(_DEFS + "ResourcePool", "generation"),
                                     (_DEFS + "ResourcePool", "resourceSliceCount")})
+
+
+# --- defaults (pkg/apis/resource/v1/defaults.go) -------------------------------------
+def _request_defaults(request: Any) -> None:
+    """An exact request (or an alternative) asks for one device unless it says otherwise,
+    and a toleration matches a taint's value."""
+    if not isinstance(request, dict):
+        return
+    mode = request.setdefault("allocationMode", "ExactCount")
+    if mode == "ExactCount" and not request.get("count"):
+        request["count"] = 1
+    for toleration in request.get("tolerations") or []:
+        if isinstance(toleration, dict):
+            toleration.setdefault("operator", "Equal")
+
+
+def _claim_spec_defaults(spec: Any) -> None:
+    devices = spec.get("devices") if isinstance(spec, dict) else None
+    for request in (devices.get("requests") or []) if isinstance(devices, dict) else []:
+        if isinstance(request, dict):
+            _request_defaults(request.get("exactly"))
+            for sub in request.get("firstAvailable") or []:
+                _request_defaults(sub)
+
+
+def _claim_defaults(obj: Obj) -> None:
+    _claim_spec_defaults(obj.get("spec"))
+
+
+def _template_defaults(obj: Obj) -> None:
+    spec = obj.get("spec")
+    if isinstance(spec, dict):
+        _claim_spec_defaults(spec.get("spec"))
+
+
+def _spec_is_immutable(kind: str) -> Callable[[Obj, Obj, str, Context], None]:
+    """ValidateResourceClaim(Template)Update: the spec is fixed once created (a claim's
+    status changes through its subresource)."""
+
+    def check(merged: Obj, current: Obj, subresource: str, ctx: Context) -> None:
+        if subresource != "status" and merged.get("spec") != current.get("spec"):
+            name = str((current.get("metadata") or {}).get("name", ""))
+            raise Invalid.of(kind, GROUP, name, [
+                invalid("spec", merged.get("spec"), "field is immutable")])
+
+    return check
 
 
 # --- rules ----------------------------------------------------------------------------
@@ -201,9 +247,13 @@ _NAMESPACE_ROLES = (("edit", _WRITE), ("view", _READ))
 STRATEGIES: tuple[Strategy, ...] = (
     Strategy(GROUP, "DeviceClass", "deviceclasses", namespaced=False, printer=NAME_AND_AGE),
     Strategy(GROUP, "ResourceClaim", "resourceclaims", subresources=("status",),
-             initial_status={}, validate=_claim_causes, printer=RESOURCE_CLAIM, grants=_NAMESPACE_ROLES),
+             initial_status={}, defaults=_claim_defaults, validate=_claim_causes,
+             begin_update=_spec_is_immutable("ResourceClaim"), printer=RESOURCE_CLAIM,
+             grants=_NAMESPACE_ROLES),
     Strategy(GROUP, "ResourceClaimTemplate", "resourceclaimtemplates",
-             validate=_template_causes, printer=NAME_AND_AGE, grants=_NAMESPACE_ROLES),
+             defaults=_template_defaults, validate=_template_causes,
+             begin_update=_spec_is_immutable("ResourceClaimTemplate"), printer=NAME_AND_AGE,
+             grants=_NAMESPACE_ROLES),
     Strategy(GROUP, "ResourceSlice", "resourceslices", namespaced=False,
              validate=_slice_causes, required_checked_here=_REQUIRED_CHECKED_HERE,
              printer=RESOURCE_SLICE),
