@@ -16,11 +16,11 @@ from datetime import datetime
 from typing import Any, Callable
 
 from orchestrator.api import errors
-from orchestrator.api.kinds import BUILTIN_TYPES
+from orchestrator.api.kinds import builtin_type
 from orchestrator.api.selectors import label_selector_from_dict
 from orchestrator.api.workloads import (
-    TEMPLATE_HASH_LABEL, claim, condition, controller_of, owner_reference, set_condition,
-    template_hash,
+    TEMPLATE_HASH_LABEL, claim, condition, controller_of, is_controlled_by, owner_reference,
+    set_condition, template_hash,
 )
 from orchestrator.client import (
     Client, EventRecorder, Informer, Result, WorkQueue, object_key, run_controller, utc_now,
@@ -32,9 +32,9 @@ log = logging.getLogger(__name__)
 Obj = dict[str, Any]
 Key = tuple[str, str]
 
-PODS = next(rt for rt in BUILTIN_TYPES if rt.plural == "pods")
-REPLICASETS = next(rt for rt in BUILTIN_TYPES if rt.plural == "replicasets")
-DEPLOYMENTS = next(rt for rt in BUILTIN_TYPES if rt.plural == "deployments")
+PODS = builtin_type("", "pods")
+REPLICASETS = builtin_type("apps", "replicasets")
+DEPLOYMENTS = builtin_type("apps", "deployments")
 
 
 class DeploymentController:
@@ -282,7 +282,7 @@ class DeploymentController:
             created = await self.client.create(REPLICASETS, rs, md["namespace"])
         except errors.AlreadyExists:
             existing = await self.client.get(REPLICASETS, rs["metadata"]["name"], md["namespace"])
-            if (controller_of(existing) or {}).get("uid") == md["uid"] and ro.equal_ignore_hash(
+            if is_controlled_by(existing, md["uid"]) and ro.equal_ignore_hash(
                     ro.spec(existing).get("template") or {}, ro.spec(d).get("template") or {}):
                 return existing
             # A different template hashed to the same name: retry with another hash.

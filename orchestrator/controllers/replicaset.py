@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any, Callable, Iterable
 
 from orchestrator.api import errors
-from orchestrator.api.kinds import BUILTIN_TYPES, ResourceType
+from orchestrator.api.kinds import ResourceType, builtin_type
 from orchestrator.api.meta import parse_time
 from orchestrator.api.selectors import label_selector_from_dict
 from orchestrator.api.workloads import (
@@ -34,8 +34,8 @@ log = logging.getLogger(__name__)
 Obj = dict[str, Any]
 Key = tuple[str, str]
 
-PODS = next(rt for rt in BUILTIN_TYPES if rt.plural == "pods")
-REPLICASETS = next(rt for rt in BUILTIN_TYPES if rt.plural == "replicasets")
+PODS = builtin_type("", "pods")
+REPLICASETS = builtin_type("apps", "replicasets")
 
 BURST_REPLICAS = 500  # kube's burstReplicas: most pods created or deleted in one pass
 SLOW_START_INITIAL_BATCH = 1
