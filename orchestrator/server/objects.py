@@ -176,7 +176,9 @@ class ObjectService:
     ) -> tuple[list[dict[str, Any]], int]:
         """Matching objects in (namespace, name) order, and the revision they are at."""
         labels = parse_label_selector(label_selector) if label_selector else None
-        fields = parse_field_selector(field_selector, rt.kind) if field_selector else None
+        fields = (parse_field_selector(field_selector, rt.kind, group=rt.group,
+                                       namespaced=rt.namespaced)
+                  if field_selector else None)
         out = []
         for obj in self.store.objects(rt.key, ns):
             if labels is not None and not labels.matches(obj["metadata"].get("labels") or {}):

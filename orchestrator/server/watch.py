@@ -51,7 +51,9 @@ class _Filter:
         self.req = req
         self.labels = parse_label_selector(req.label_selector) if req.label_selector else None
         self.fields = (
-            parse_field_selector(req.field_selector, req.rt.kind) if req.field_selector else None
+            parse_field_selector(req.field_selector, req.rt.kind, group=req.rt.group,
+                                 namespaced=req.rt.namespaced)
+            if req.field_selector else None
         )
 
     def in_scope(self, ev: Event) -> bool:

@@ -100,6 +100,11 @@ def test_printer_columns(applied: Kubectl) -> None:
     slices = _table(applied, "resourceslices")
     assert slices[0] == ["NAME", "NODE", "DRIVER", "POOL", "AGE"]
     assert slices[1][:4] == ["node-1-gpu.example.com", "node-1", "gpu.example.com", "node-1"]
+    on_node = applied.run("get", "resourceslices", "--field-selector", "spec.nodeName=node-1",
+                          "-o", "name").stdout.split()
+    assert on_node == ["resourceslice.resource.k8s.io/node-1-gpu.example.com"]
+    assert applied.run("get", "resourceslices", "--field-selector", "spec.driver=other",
+                       "-o", "name").stdout.split() == []
     assert _table(applied, "deviceclasses")[0] == ["NAME", "AGE"]
     assert _table(applied, "resourceclaimtemplates", "-n", NS)[0] == ["NAME", "AGE"]
 

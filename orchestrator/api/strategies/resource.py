@@ -242,6 +242,17 @@ RESOURCE_SLICE = Printer(
     _slice_cells,
 )
 
+# --- field selectors (the kubelet lists its node's slices by spec.nodeName) -----------
+def _field(*path: str) -> Callable[[Mapping[str, Any]], str]:
+    return lambda obj: text(obj, *path)
+
+
+SLICE_FIELDS: Mapping[str, Callable[[Mapping[str, Any]], str]] = {
+    "metadata.name": _field("metadata", "name"),
+    "spec.nodeName": _field("spec", "nodeName"),
+    "spec.driver": _field("spec", "driver"),
+}
+
 # --- strategies -----------------------------------------------------------------------
 _NAMESPACE_ROLES = (("edit", _WRITE), ("view", _READ))
 STRATEGIES: tuple[Strategy, ...] = (
@@ -256,5 +267,5 @@ STRATEGIES: tuple[Strategy, ...] = (
              grants=_NAMESPACE_ROLES),
     Strategy(GROUP, "ResourceSlice", "resourceslices", namespaced=False,
              validate=_slice_causes, required_checked_here=_REQUIRED_CHECKED_HERE,
-             printer=RESOURCE_SLICE),
+             printer=RESOURCE_SLICE, fields=SLICE_FIELDS),
 )
