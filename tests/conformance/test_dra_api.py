@@ -118,7 +118,8 @@ def test_describe_each_kind(applied: Kubectl) -> None:
         assert "API Version:  resource.k8s.io/v1" in out
     # kubectl explain reads the group's OpenAPI v3 document.
     explained = applied.run("explain", "resourceclaim.spec.devices.requests").stdout
-    assert "GROUP:      resource.k8s.io" in explained and "exactly\t<ExactDeviceRequest>" in explained
+    assert "GROUP:      resource.k8s.io" in explained
+    assert "exactly\t<ExactDeviceRequest>" in explained
 
 
 def test_python_client_reads_and_writes_status(applied: Kubectl, resource_api: Any) -> None:
