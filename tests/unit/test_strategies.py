@@ -255,3 +255,18 @@ def test_a_claim_asks_for_one_device_unless_it_says_otherwise() -> None:
                                       "count": 1, "tolerations": [{"operator": "Equal"}]}
     assert requests[1]["exactly"] == {"deviceClassName": "x", "allocationMode": "All"}
     assert requests[2]["firstAvailable"][0]["count"] == 1
+
+
+def test_namespace_roles_grant_what_the_strategies_ask_for() -> None:
+    from orchestrator.api.rbac_defaults import default_cluster_roles
+
+    roles = {r["metadata"]["name"]: r["rules"] for r in default_cluster_roles()}
+    claims = {"apiGroups": ["resource.k8s.io"],
+              "resources": ["resourceclaims", "resourceclaimtemplates"]}
+    assert {**claims, "verbs": ["create", "delete", "deletecollection", "patch", "update"]
+            } in roles["system:aggregate-to-edit"]
+    assert {**claims, "verbs": ["get", "list", "watch"]} in roles["system:aggregate-to-view"]
+    # Cluster-scoped device classes and slices are the cluster admin's.
+    assert not any("resource.k8s.io" in rule.get("apiGroups", [])
+                   for name in ("system:aggregate-to-admin", "admin", "edit", "view")
+                   for rule in roles[name])
