@@ -1,7 +1,9 @@
 """The `daskhub-lite` command: one entry point, subcommands per task.
 
 Control-plane commands (`up`, `down`, `status`, `scheduler`) belong to the orchestrator and
-are wired in from `orchestrator.cli`; errors are one line on stderr unless `--debug`.
+are wired in from `orchestrator.cli`. This is the CLI's one error boundary: commands raise
+`errors.UserError` (or the control plane's `CLIError`) and `main` renders it once, one line on
+stderr and its exit code, a traceback only with `--debug`.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from daskhub_lite import argparsing, demo, up
+from daskhub_lite import argparsing, demo, errors, up
 from daskhub_lite.jobs import cli as jobs_cli
 from daskhub_lite.charts import commands as chart_commands
 from daskhub_lite.clusters import cli as clusters_cli
@@ -39,19 +41,17 @@ def main(argv: list[str] | None = None) -> int:
     if passthrough is not None:
         try:
             return passthrough(rest[1:])
-        except control_plane_cli.CLIError as err:
+        except (errors.UserError, control_plane_cli.CLIError) as err:
             if debug:
                 raise
-            print(f"error: {err}", file=sys.stderr)
-            return 1
+            return errors.report(err)
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except control_plane_cli.CLIError as err:
+    except (errors.UserError, control_plane_cli.CLIError) as err:
         if args.debug:
             raise
-        print(f"error: {err}", file=sys.stderr)
-        return 1
+        return errors.report(err)
     except KeyboardInterrupt:
         return 130
 

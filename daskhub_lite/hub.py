@@ -16,13 +16,13 @@ from typing import Any
 
 import yaml
 
-from orchestrator.cli import CLIError
+from daskhub_lite.errors import UserError
 
 RELEASE = "daskhub"
 NAMESPACE = "daskhub"
 
 
-class HubError(CLIError):
+class HubError(UserError):
     """One line on stderr, as every CLI error."""
 
 
