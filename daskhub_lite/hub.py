@@ -3,14 +3,12 @@ the hub's address and how to log in (the generated admin password is shown this 
 stays in the `<release>-hub` Secret).
 
 The user layer owns this flag: the control plane knows nothing of charts. The install runs
-the ordinary `install` command (Helm's engine), so `helm ls` shows the release.
+the ordinary `install` command in this process (Helm's engine), so `helm ls` shows the release.
 """
 
 from __future__ import annotations
 
 import base64
-import subprocess
-import sys
 import time
 from typing import Any
 
@@ -28,14 +26,14 @@ class HubError(UserError):
 
 def install_hub(kubeconfig: str, timeout: int = 300) -> int:
     print(f"installing DaskHub (release {RELEASE}, namespace {NAMESPACE}) ...", flush=True)
-    cmd = [sys.executable, "-m", "daskhub_lite.cli", "install", RELEASE, "daskhub",
-           "-n", NAMESPACE, "--create-namespace", "--wait", "--timeout", f"{timeout}s",
-           "--kubeconfig", kubeconfig]
-    proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    if proc.returncode != 0:
-        lines = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
-        raise HubError((lines[-1][len("error: "):] if lines else proc.stderr.strip())
-                       or "installing daskhub failed")
+    from daskhub_lite.charts import cli as charts_cli
+    from daskhub_lite.charts.errors import ChartError
+
+    try:
+        charts_cli.install([RELEASE, "daskhub", "-n", NAMESPACE, "--create-namespace",
+                            "--wait", "--timeout", f"{timeout}s", "--kubeconfig", kubeconfig])
+    except ChartError as err:
+        raise HubError(str(err) or "installing daskhub failed") from err
     secret = _read(kubeconfig, "secret", f"{RELEASE}-hub")
     password = base64.b64decode(secret["data"]["admin-password"]).decode()
     print(f"DaskHub is ready at {_url(kubeconfig)}")

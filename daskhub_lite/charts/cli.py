@@ -8,7 +8,9 @@ for Helm; nothing here knows whether the cluster is embedded or real.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
+import io
 import sys
 import time
 from typing import Any, Callable
@@ -34,23 +36,40 @@ def _guard(action: str) -> Callable[[Handler], Handler]:
         def run(args: argparse.Namespace) -> int:
             try:
                 return func(args)
-            except ChartError as err:
+            except (ChartError, helm.HelmError, OSError, ValueError, yaml.YAMLError) as err:
                 if getattr(args, "debug", False):
                     raise
-                _err(f"error: {err}")
-            except helm.HelmError as err:
-                if getattr(args, "debug", False):
-                    raise
-                _err(f"error: {from_helm(err, action)}")
-            except (OSError, ValueError, yaml.YAMLError) as err:
-                if getattr(args, "debug", False):
-                    raise
-                _err(f"error: {action}: {one_line(str(err))}")
+                _err(f"error: {failure(err, action)}")
             return 1
 
         return run
 
     return wrap
+
+
+def failure(err: Exception, action: str) -> str:
+    """The one line a chart command's error is shown as (without `error: `)."""
+    if isinstance(err, ChartError):
+        return str(err)
+    if isinstance(err, helm.HelmError):
+        return str(from_helm(err, action))
+    return f"{action}: {one_line(str(err))}"
+
+
+def install(argv: list[str]) -> None:
+    """`daskhub-lite install ARGV` called in this process, for the commands that install a
+    chart of their own (the dask operator, DaskHub): its output is discarded and a failure
+    raises ChartError with the line the command would have shown."""
+    from daskhub_lite.charts import commands
+
+    parser = argparse.ArgumentParser(prog="daskhub-lite")
+    commands.add_commands(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["install", *argv])
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        try:
+            cmd_install.__wrapped__(args)  # type: ignore[attr-defined]
+        except (ChartError, helm.HelmError, OSError, ValueError, yaml.YAMLError) as err:
+            raise ChartError(failure(err, "INSTALLATION FAILED")) from err
 
 
 def _config(args: argparse.Namespace) -> helm.Config:

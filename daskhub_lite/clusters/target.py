@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import logging
 import os
-import subprocess
-import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -218,19 +216,21 @@ def ensure_operator(kubeconfig: str | None, timeout: int = 180,
     image lacks daskhub_lite."""
     if operator_installed(_kr8s().api(kubeconfig=kubeconfig)):
         return
-    cmd = [sys.executable, "-m", "daskhub_lite.cli", "install", OPERATOR_RELEASE,
-           "dask-operator", "-n", OPERATOR_NAMESPACE, "--create-namespace", "--wait",
-           "--timeout", str(timeout)]
+    from daskhub_lite.charts import cli as charts_cli
+    from daskhub_lite.charts.errors import ChartError
+
+    argv = [OPERATOR_RELEASE, "dask-operator", "-n", OPERATOR_NAMESPACE, "--create-namespace",
+            "--wait", "--timeout", str(timeout)]
     if kubeconfig:
-        cmd += ["--kubeconfig", kubeconfig]
+        argv += ["--kubeconfig", kubeconfig]
     if with_reaper:
-        cmd += ["--set", "extraArgs={-m,daskhub_lite.clusters.reaper_kopf,"
-                         "-m,daskhub_lite.clusters.phase_kopf}"]
-    log.info("installing the dask operator: %s", " ".join(cmd))
-    done = subprocess.run(cmd, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise RuntimeError("could not install the dask operator: "
-                           + (done.stderr.strip().splitlines() or ["unknown error"])[-1])
+        argv += ["--set", "extraArgs={-m,daskhub_lite.clusters.reaper_kopf,"
+                          "-m,daskhub_lite.clusters.phase_kopf}"]
+    log.info("installing the dask operator: install %s", " ".join(argv))
+    try:
+        charts_cli.install(argv)
+    except ChartError as err:
+        raise RuntimeError(f"could not install the dask operator: {err}") from err
 
 
 def max_gpus_per_node(api: Any) -> int:

@@ -64,3 +64,16 @@ def test_the_real_cli_without_a_cluster(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert done.stderr.strip().splitlines()[-1] == (
         "error: no Kubernetes cluster answers and none may be started here")
+
+
+def test_the_install_function_raises_the_line_the_command_shows(tmp_path: Path) -> None:
+    from daskhub_lite.charts import cli as charts_cli
+    from daskhub_lite.charts.errors import ChartError
+
+    chart = str(tmp_path / "no-such-chart")
+    with pytest.raises(ChartError) as raised:
+        charts_cli.install(["demo", chart, "--kubeconfig", str(tmp_path / "kubeconfig")])
+    done = _cli("install", "demo", chart, "--kubeconfig", str(tmp_path / "kubeconfig"),
+                home=tmp_path)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1] == f"error: {raised.value}"
