@@ -180,11 +180,10 @@ def test_dask_sidebar_new_cluster_scale_and_task_stream(hub: tuple[Any, str, str
         scheduler = kubectl(cp, "get", "svc", "-n", namespace, "-o",
                             "jsonpath={.items[0].metadata.name}")
         assert f"/user/{USER}/proxy/{scheduler}.{namespace}:8787/" in src, src
-        # The pane's content: the task stream's Bokeh document, served through the proxy.
-        # (Its live plot needs the document's websocket, which PyPI's configurable-http-proxy
-        # does not carry yet: it answers a handshake without the subprotocol Bokeh asks for.)
+        # The pane's content: the task stream's Bokeh document, served through the proxy and
+        # drawn live over its websocket (through the hub's proxy and the server's).
         page.frame_locator(".jp-MainAreaWidget iframe").last.locator(
-            "div[data-root-id]").first.wait_for(state="attached", timeout=60_000)
+            ".bk-Canvas").first.wait_for(timeout=60_000)
         browser_harness.screenshot(page, "hub-6-task-stream")
 
         item.locator("button.dask-ClusterListingItem-stop").click()
