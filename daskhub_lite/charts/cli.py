@@ -18,6 +18,8 @@ from typing import Any, Callable
 import helm_python as helm
 import yaml
 
+from daskhub_lite.errors import UserError
+
 from . import engine, locate, output, repos, values, values_tree, waiting
 from .errors import ChartError, from_helm, one_line
 
@@ -29,7 +31,8 @@ def _err(message: str) -> None:
 
 
 def _guard(action: str) -> Callable[[Handler], Handler]:
-    """Errors become one line on stderr and exit 1 (a traceback only with --debug)."""
+    """Errors become one UserError line (stderr, exit 1, by daskhub_lite.cli.main; a traceback
+    only with --debug)."""
 
     def wrap(func: Handler) -> Handler:
         @functools.wraps(func)
@@ -39,8 +42,7 @@ def _guard(action: str) -> Callable[[Handler], Handler]:
             except (ChartError, helm.HelmError, OSError, ValueError, yaml.YAMLError) as err:
                 if getattr(args, "debug", False):
                     raise
-                _err(f"error: {failure(err, action)}")
-            return 1
+                raise UserError(failure(err, action)) from err  # rendered by cli.main
 
         return run
 

@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 # Light imports only: `--help` and `cluster list` must not load kr8s or distributed.
+from daskhub_lite.errors import UserError
 from daskhub_lite.clusters.names import (API_VERSION, DASKCLUSTERS, PROFILE_ANNOTATION,
                                          WORKERGROUPS)
 
@@ -64,14 +65,13 @@ def _guard(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Name
     def run(args: argparse.Namespace) -> int:
         try:
             return func(args)
-        except KeyboardInterrupt:
-            return 130
+        except UserError:
+            raise
         except Exception as exc:
             if getattr(args, "debug", False):
                 raise
-            print(f"error: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
-                  file=sys.stderr)
-            return 1
+            # one line, rendered by daskhub_lite.cli.main
+            raise UserError(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from exc
     return run
 
 

@@ -12,6 +12,8 @@ import datetime as dt
 import sys
 from typing import TYPE_CHECKING, Any, Callable
 
+from daskhub_lite.errors import UserError
+
 if TYPE_CHECKING:  # the jobs API loads only when a job command runs
     from daskhub_lite import jobs
     from daskhub_lite.jobs.state import JobState
@@ -34,10 +36,7 @@ def _handled(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Na
         except _errors() as err:
             if getattr(args, "debug", False):
                 raise
-            print(f"error: {err}", file=sys.stderr)
-            return 1
-        except KeyboardInterrupt:
-            return 130
+            raise UserError(str(err)) from err  # rendered by daskhub_lite.cli.main
     return run
 
 
