@@ -40,8 +40,9 @@ class NotInstalled(UserError):
     """Something the command needs is missing (the dask operator, a chart, a package)."""
 
 
-class ConnectionFailed(UserError):
-    """No cluster answers at the configured address."""
+class ConnectionFailed(UserError, ConnectionError):
+    """No cluster answers at the configured address (still a ConnectionError, for callers
+    that catch that)."""
 
 
 def render(err: BaseException) -> tuple[str, int]:

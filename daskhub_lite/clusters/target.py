@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from daskhub_lite import kubehttp
+from daskhub_lite.errors import ConnectionFailed
 from daskhub_lite.clusters.kr8s_warnings import ignore_unsupported_version
 
 if TYPE_CHECKING:
@@ -145,10 +146,10 @@ def resolve(kubeconfig: str | None = None, namespace: str | None = None,
         if _reachable(path, context):
             return Target(path, context, namespace or ns, _is_embedded(path, context), False)
         if kubeconfig:
-            raise ConnectionError(f"the cluster of kubeconfig {kubeconfig} (context {context})"
+            raise ConnectionFailed(f"the cluster of kubeconfig {kubeconfig} (context {context})"
                                   " does not answer")
     if not start:
-        raise ConnectionError("no Kubernetes cluster answers and none may be started here")
+        raise ConnectionFailed("no Kubernetes cluster answers and none may be started here")
     held_by = _holder(_data_dir())
     if held_by is not None:
         raise _in_use(_data_dir(), held_by)
@@ -168,9 +169,9 @@ def _holder(data_dir: Path) -> int | None:
     return holder(data_dir)
 
 
-def _in_use(data_dir: Path, pid: int) -> ConnectionError:
+def _in_use(data_dir: Path, pid: int) -> ConnectionFailed:
     who = f"pid {pid}" if pid else "another process"
-    return ConnectionError(
+    return ConnectionFailed(
         f"the control plane of {who} holds the data dir {data_dir} but did not answer within "
         f"{REACHABLE_TIMEOUT:g}s (stopped or overloaded?); resume it, or stop it with "
         f"'daskhub-lite down --data-dir {data_dir}': no second control plane is started on "

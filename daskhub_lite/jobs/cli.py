@@ -90,8 +90,7 @@ def _wait(job: "jobs.TrainingJob", timeout: float | None) -> int:
     try:
         state = job.wait(timeout=timeout)
     except (jobs.JobFailed, jobs.JobUnschedulable, jobs.JobRefused) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
+        raise UserError(str(err)) from err
     print(f"job.batch/{job.name} succeeded ({state.succeeded}/{state.completions})")
     return 0
 

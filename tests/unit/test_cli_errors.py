@@ -77,3 +77,8 @@ def test_the_install_function_raises_the_line_the_command_shows(tmp_path: Path) 
                 home=tmp_path)
     assert done.returncode == 1
     assert done.stderr.strip().splitlines()[-1] == f"error: {raised.value}"
+
+
+def test_a_connection_failure_is_still_a_connection_error() -> None:
+    assert isinstance(errors.ConnectionFailed("no cluster"), ConnectionError)
+    assert errors.render(errors.ConnectionFailed("no cluster")) == ("error: no cluster", 1)
