@@ -28,11 +28,11 @@ _MAX_MILLI = (2**63 - 1) // 1000
 
 def _items(limit_range: Obj) -> list[Obj]:
     spec = limit_range.get("spec") or {}
-    return [i for i in spec.get("limits") or [] if isinstance(i, Mapping)]
+    return [i for i in spec.get("limits") or [] if isinstance(i, dict)]
 
 
 def _list(raw: Any) -> dict[str, str]:
-    return {str(k): v for k, v in raw.items()} if isinstance(raw, Mapping) else {}
+    return {str(k): v for k, v in raw.items()} if isinstance(raw, dict) else {}
 
 
 def _text(value: Any) -> str:
@@ -58,14 +58,14 @@ def container_defaults(limit_range: Obj) -> tuple[dict[str, Any], dict[str, Any]
 def _merge(container: MutableMapping[str, Any], requests: Mapping[str, Any],
            limits: Mapping[str, Any], what: str) -> list[str]:
     resources = container.get("resources")
-    if not isinstance(resources, MutableMapping):
+    if not isinstance(resources, dict):
         resources = container["resources"] = {}
     notes = []
     for key, defaults, word in (("requests", requests, "request"), ("limits", limits, "limit")):
         if not defaults:
             continue
         current = resources.get(key)
-        if not isinstance(current, MutableMapping):
+        if not isinstance(current, dict):
             current = resources[key] = {}
         added = sorted(name for name in defaults if name not in current)
         for name in added:

@@ -28,6 +28,7 @@ from orchestrator.server.admission.interfaces import Attributes, Operation, Plug
 
 NAME = "PodSecurity"
 NAMESPACES = "/namespaces"
+POLICY_CACHE_SIZE = 4096
 ANNOTATION_DOMAIN = LABEL_PREFIX.rstrip("/")
 # Pod subresources that cannot change the pod spec (any other one is checked).
 IGNORED_POD_SUBRESOURCES = frozenset({"exec", "attach", "binding", "eviction", "log",
@@ -44,6 +45,8 @@ class PodSecurity:
         raw = ctx.config.get(NAME)
         self.config = raw if isinstance(raw, pss.PodSecurityConfig) else pss.parse(raw)
         self.evaluator = pss.Evaluator()
+        # (namespace, resourceVersion) -> its parsed policy and label errors; never mutated.
+        self._policies: dict[tuple[str, str], tuple[pss.Policy, list[errors.Cause]]] = {}
 
     def validate(self, attrs: Attributes) -> None:
         if attrs.obj is None:
@@ -110,7 +113,16 @@ class PodSecurity:
         ns = self.store.get(NAMESPACES, "", attrs.namespace)
         if ns is None:  # NamespaceLifecycle has refused the request already
             return None
-        return pss.policy_to_evaluate(_labels(ns), self.config.defaults)
+        # Parsing and checking the labels was a tenth of a pod create's cost; a namespace's
+        # resourceVersion changes with any change to it, so it keys the parsed policy.
+        key = (attrs.namespace, str(ns["metadata"].get("resourceVersion", "")))
+        found = self._policies.get(key)
+        if found is None:
+            if len(self._policies) >= POLICY_CACHE_SIZE:
+                self._policies.clear()
+            found = self._policies[key] = pss.policy_to_evaluate(_labels(ns),
+                                                                 self.config.defaults)
+        return found
 
     def _pod(self, attrs: Attributes, pod: dict[str, Any]) -> None:
         if attrs.subresource in IGNORED_POD_SUBRESOURCES or self._exempt(attrs):
