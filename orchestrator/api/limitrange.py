@@ -181,7 +181,7 @@ def pod_problems(limit_range: Obj, pod: Obj) -> list[str]:
         if item.get("type") == CONTAINER:
             for key in ("containers", "initContainers"):
                 for container in spec.get(key) or []:
-                    if isinstance(container, Mapping):
+                    if isinstance(container, dict):
                         problems += _check(CONTAINER, item, *_container_lists(container))
         elif item.get("type") == POD:
             requests = {k: str(v) for k, v in pod_requests(pod, overhead=False).items()}

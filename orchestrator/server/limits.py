@@ -238,8 +238,10 @@ async def _with_body(request: web.Request, handler: Handler,
                      limits: ServerLimits) -> web.StreamResponse:
     if request.method in _BODY_METHODS and request.body_exists:
         try:
-            # Read (and cache: request.read() answers from it later) within the deadline.
-            await asyncio.wait_for(request.read(), limits.body_timeout)
+            # Read (and cache: request.read() answers from it later) within the deadline;
+            # asyncio.timeout, not wait_for: no task per request (a tenth of a create's cost).
+            async with asyncio.timeout(limits.body_timeout):
+                await request.read()
         except asyncio.TimeoutError:
             guard = _guard_of(request)
             if guard is not None and guard.transport is not None:

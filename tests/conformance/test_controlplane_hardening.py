@@ -223,6 +223,18 @@ def _closed_by_server(sock: socket.socket, within: float = 15) -> bool:
         return not isinstance(exc, TimeoutError)
 
 
+def test_a_body_that_stops_coming_is_dropped(limited: ControlPlane) -> None:
+    s = _tls(limited)
+    try:
+        s.sendall(b"POST /api/v1/namespaces/default/configmaps HTTP/1.1\r\nHost: localhost\r\n"
+                  b"Authorization: Bearer " + limited.token.encode() + b"\r\n"
+                  b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"kind\"")
+        assert _closed_by_server(s)  # after the 2 s body deadline
+    finally:
+        s.close()
+    assert _attach(limited).request("GET", "/api/v1/namespaces")["kind"] == "NamespaceList"
+
+
 def test_clients_sending_half_a_header_are_dropped(limited: ControlPlane) -> None:
     socks = []
     try:
