@@ -9,6 +9,7 @@ module imports nothing of the API's, so every module can name the type.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 ALL_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
@@ -35,16 +36,16 @@ class ResourceType:
     storage_version: bool = True
     custom: bool = False
 
-    @property
+    @cached_property  # asked many times a request; a frozen type never changes
     def api_version(self) -> str:
         return f"{self.group}/{self.version}" if self.group else self.version
 
-    @property
+    @cached_property  # asked many times a request; a frozen type never changes
     def group_resource(self) -> str:
         """`deployments.apps`, or `pods` for the core group: the name errors use."""
         return f"{self.plural}.{self.group}" if self.group else self.plural
 
-    @property
+    @cached_property  # asked many times a request; a frozen type never changes
     def key(self) -> str:
         """Storage key shared by every version of the same resource."""
         return f"{self.group}/{self.plural}"
