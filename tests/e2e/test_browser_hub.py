@@ -35,8 +35,13 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, str, st
     tmp = tmp_path_factory.mktemp("hub")
     data = tmp / "cp"
     cli = [sys.executable, "-m", "daskhub_lite.cli"]
-    env = {**os.environ, "PATH": str(Path(sys.executable).parent) + os.pathsep
-           + os.environ["PATH"]}
+    # Its own HOME: the embedded runtime's pods inherit the daemon's (issue 16), and
+    # JupyterLab saves each browser session's layout there; the host's must stay untouched
+    # and the next run must not restore this one's panes.
+    home = tmp / "home"
+    home.mkdir()
+    env = {**os.environ, "HOME": str(home),
+           "PATH": str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"]}
     subprocess.run([*cli, "up", "--data-dir", str(data), "--ingress-port",
                     str(browser_harness.free_port())], cwd=tmp, env=env, check=True,
                    timeout=120, capture_output=True)
